@@ -1,0 +1,261 @@
+/*
+ * The public allocator API: argument checks, the optional per-instance lock, platform
+ * pages for allocators created without a buffer, and statistics assembled from the
+ * running counters. The strategies behind `ops` see only valid arguments (allocator.h).
+ */
+#include "allocator.h"
+
+#include <string.h>
+
+static const fli_allocator_ops *ops_for_type(fl_allocator_type type)
+{
+    switch (type) {
+    case FL_ALLOCATOR_LINEAR: return &fli_linear_ops;
+    case FL_ALLOCATOR_STACK: return &fli_stack_ops;
+    case FL_ALLOCATOR_POOL: return &fli_pool_ops;
+    case FL_ALLOCATOR_BUDDY: return &fli_buddy_ops;
+    case FL_ALLOCATOR_FREELIST: return &fli_freelist_ops;
+    case FL_ALLOCATOR_SYSTEM: return &fli_system_ops;
+    case FL_ALLOCATOR_TYPE_COUNT:
+    case FL_ALLOCATOR_AUTO: break;
+    }
+    return NULL;
+}
+
+static void lock_if_shared(const fl_allocator *a)
+{
+    if (a->thread_safe) fli_lock_acquire(&((fl_allocator *)(uintptr_t)a)->lock);
+}
+
+static void unlock_if_shared(const fl_allocator *a)
+{
+    if (a->thread_safe) fli_lock_release(&((fl_allocator *)(uintptr_t)a)->lock);
+}
+
+/* The memory a new allocator lives in: the caller's buffer, aligned, or platform pages. */
+typedef struct placement {
+    void *memory;
+    size_t size;
+    void *pages; /* non-NULL when mapped here */
+    size_t pages_size;
+} placement;
+
+static fl_status place_allocator(const fl_allocator_config *cfg, placement *out)
+{
+    memset(out, 0, sizeof *out);
+    if (cfg->type == FL_ALLOCATOR_SYSTEM) {
+        if (cfg->buffer != NULL)
+            return fli_fail(FL_ERR_INVALID_PARAMETERS,
+                            "the system allocator takes its memory from the platform: buffer must be NULL");
+        /* Its control block gets a page of its own; `size` is the budget, not a buffer. */
+        out->pages_size = fli_page_size();
+    } else if (cfg->buffer == NULL) {
+        if (cfg->size == 0)
+            return fli_fail(FL_ERR_INVALID_PARAMETERS, "size 0: an allocator needs memory to manage");
+        if (!fli_align_up_checked(cfg->size, fli_page_size(), &out->pages_size))
+            return fli_fail(FL_ERR_INVALID_PARAMETERS, "size %zu overflows when rounded to pages", cfg->size);
+    } else {
+        uintptr_t start = fli_align_up_addr((uintptr_t)cfg->buffer, FL_ALIGN_DEFAULT);
+        size_t skipped = (size_t)(start - (uintptr_t)cfg->buffer);
+        if (cfg->size <= skipped)
+            return fli_fail(FL_ERR_INVALID_PARAMETERS, "buffer of %zu bytes is too small", cfg->size);
+        out->memory = (void *)start;
+        out->size = cfg->size - skipped;
+        return FL_OK;
+    }
+    out->pages = fli_pages_map(out->pages_size);
+    if (out->pages == NULL)
+        return fli_fail(FL_ERR_OUT_OF_MEMORY, "the platform could not map %zu bytes", out->pages_size);
+    out->memory = out->pages;
+    out->size = out->pages_size;
+    return FL_OK;
+}
+
+fl_status fl_allocator_create(const fl_allocator_config *cfg, fl_allocator **out)
+{
+    if (cfg == NULL || out == NULL)
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_allocator_create: %s is NULL", cfg ? "out" : "cfg");
+    const fli_allocator_ops *ops = ops_for_type(cfg->type);
+    if (ops == NULL)
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "allocator type %d is not a strategy that can be created",
+                        (int)cfg->type);
+
+    placement where;
+    fl_status status = place_allocator(cfg, &where);
+    if (status != FL_OK) return status;
+
+    fl_allocator *a = NULL;
+    status = ops->init(where.memory, where.size, cfg, &a);
+    if (status == FL_OK && cfg->thread_safe && !fli_lock_init(&a->lock)) {
+        if (ops->destroy) ops->destroy(a);
+        status = fli_fail(FL_ERR_PLATFORM, "the platform could not create a lock");
+    }
+    if (status != FL_OK) {
+        if (where.pages) fli_pages_unmap(where.pages, where.pages_size);
+        return status;
+    }
+    a->ops = ops;
+    a->name = cfg->name ? cfg->name : fl_allocator_type_str(cfg->type);
+    a->type = cfg->type;
+    a->thread_safe = cfg->thread_safe;
+    a->pages = where.pages;
+    a->pages_size = where.pages_size;
+    memset(&a->counters, 0, sizeof a->counters);
+    *out = a;
+    return FL_OK;
+}
+
+void fl_allocator_destroy(fl_allocator *a)
+{
+    if (a == NULL) return;
+    void *pages = a->pages;
+    size_t pages_size = a->pages_size;
+    if (a->ops->destroy) a->ops->destroy(a);
+    if (a->thread_safe) fli_lock_destroy(&a->lock);
+    if (pages) fli_pages_unmap(pages, pages_size);
+}
+
+fl_status fl_allocator_allocate(fl_allocator *a, size_t size, size_t alignment, void **out)
+{
+    if (FLI_UNLIKELY(a == NULL || out == NULL))
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_allocator_allocate: %s is NULL", a ? "out" : "allocator");
+    if (FLI_UNLIKELY(size == 0))
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "size 0 is not an allocation");
+    size_t align;
+    fl_status status = fli_check_alignment(alignment, &align);
+    if (FLI_UNLIKELY(status != FL_OK)) return status;
+
+    lock_if_shared(a);
+    status = a->ops->allocate(a, size, align, out);
+    if (FLI_UNLIKELY(status == FL_ERR_OUT_OF_MEMORY)) a->counters.failed_allocations++;
+    unlock_if_shared(a);
+    return status;
+}
+
+fl_status fl_allocator_deallocate(fl_allocator *a, void *ptr)
+{
+    if (FLI_UNLIKELY(a == NULL || ptr == NULL))
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_allocator_deallocate: %s is NULL", a ? "pointer" : "allocator");
+    lock_if_shared(a);
+    fl_status status = a->ops->deallocate(a, ptr);
+    unlock_if_shared(a);
+    return status;
+}
+
+void fl_allocator_reset(fl_allocator *a)
+{
+    if (a == NULL) return;
+    lock_if_shared(a);
+    a->ops->reset(a);
+    fli_count_bulk_release(&a->counters, a->counters.allocation_count, a->counters.used_bytes);
+    a->counters.requested_bytes = 0;
+    a->counters.consumed_bytes = 0;
+    unlock_if_shared(a);
+}
+
+bool fl_allocator_owns(const fl_allocator *a, const void *ptr)
+{
+    if (a == NULL || ptr == NULL) return false;
+    lock_if_shared(a);
+    bool owned = a->ops->owns(a, ptr);
+    unlock_if_shared(a);
+    return owned;
+}
+
+fl_status fl_allocator_usable_size(const fl_allocator *a, const void *ptr, size_t *out)
+{
+    if (a == NULL || ptr == NULL || out == NULL)
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_allocator_usable_size: %s is NULL",
+                        a == NULL ? "allocator" : ptr == NULL ? "pointer" : "out");
+    lock_if_shared(a);
+    fl_status status = a->ops->usable_size(a, ptr, out);
+    unlock_if_shared(a);
+    return status;
+}
+
+const char *fl_allocator_name(const fl_allocator *a) { return a ? a->name : "Unknown"; }
+
+fl_allocator_type fl_allocator_kind(const fl_allocator *a) { return a ? a->type : FL_ALLOCATOR_AUTO; }
+
+void fl_allocator_get_stats(const fl_allocator *a, fl_allocator_stats *out)
+{
+    if (out == NULL) return;
+    memset(out, 0, sizeof *out);
+    if (a == NULL) return;
+    lock_if_shared(a);
+    const fli_counters *c = &a->counters;
+    out->total_capacity = a->capacity;
+    out->used_bytes = c->used_bytes;
+    out->free_bytes = a->capacity - c->used_bytes;
+    out->peak_used_bytes = c->peak_used_bytes;
+    out->allocation_count = c->allocation_count;
+    out->allocation_overhead = a->ops->allocation_overhead;
+    out->largest_free_block = a->ops->largest_free(a);
+    if (a->ops->fragmentation)
+        out->fragmentation_ratio = a->ops->fragmentation(a);
+    else
+        out->fragmentation_ratio =
+            out->free_bytes ? 1.0 - (double)out->largest_free_block / (double)out->free_bytes : 0.0;
+    if (out->fragmentation_ratio < 0.0) out->fragmentation_ratio = 0.0;
+    out->allocation_efficiency =
+        c->consumed_bytes ? (double)c->requested_bytes / (double)c->consumed_bytes : 1.0;
+    out->supports_defrag = a->ops->supports_defrag;
+    out->total_allocations = c->total_allocations;
+    out->total_deallocations = c->total_deallocations;
+    out->failed_allocations = c->failed_allocations;
+    unlock_if_shared(a);
+}
+
+fl_status fl_allocator_validate(const fl_allocator *a)
+{
+    if (a == NULL) return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_allocator_validate: allocator is NULL");
+    lock_if_shared(a);
+    const fli_counters *c = &a->counters;
+    fl_status status = FL_OK;
+    if (c->used_bytes > a->capacity)
+        status = fli_fail(FL_ERR_INVALID_STATE, "%s: used bytes %zu exceed the capacity %zu", a->name,
+                          c->used_bytes, a->capacity);
+    else if (c->peak_used_bytes < c->used_bytes)
+        status = fli_fail(FL_ERR_INVALID_STATE, "%s: peak %zu is below used %zu", a->name,
+                          c->peak_used_bytes, c->used_bytes);
+    else if (c->total_allocations - c->total_deallocations != (uint64_t)c->allocation_count)
+        status = fli_fail(FL_ERR_INVALID_STATE, "%s: %zu live allocations but %llu made and %llu freed",
+                          a->name, c->allocation_count, (unsigned long long)c->total_allocations,
+                          (unsigned long long)c->total_deallocations);
+    else
+        status = a->ops->validate(a);
+    unlock_if_shared(a);
+    return status;
+}
+
+fl_status fl_allocator_walk(const fl_allocator *a, fl_walk_fn fn, void *user)
+{
+    if (a == NULL || fn == NULL)
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_allocator_walk: %s is NULL", a ? "callback" : "allocator");
+    lock_if_shared(a);
+    fl_status status = a->ops->walk(a, fn, user);
+    unlock_if_shared(a);
+    return status;
+}
+
+fl_marker fl_allocator_mark(fl_allocator *a)
+{
+    fl_marker m = {0, 0, 0};
+    if (a == NULL || a->ops->mark == NULL) return m;
+    lock_if_shared(a);
+    m = a->ops->mark(a);
+    unlock_if_shared(a);
+    return m;
+}
+
+fl_status fl_allocator_rewind(fl_allocator *a, fl_marker m)
+{
+    if (a == NULL) return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_allocator_rewind: allocator is NULL");
+    if (a->ops->rewind == NULL)
+        return fli_fail(FL_ERR_NOT_SUPPORTED, "%s: a %s allocator has no markers", a->name,
+                        fl_allocator_type_str(a->type));
+    lock_if_shared(a);
+    fl_status status = a->ops->rewind(a, m);
+    unlock_if_shared(a);
+    return status;
+}

@@ -1,0 +1,102 @@
+/*
+ * The internal contract every allocation strategy implements, and the control-block
+ * header they all start with.
+ *
+ * allocator.c owns everything the strategies have in common: argument checks, the
+ * optional lock, taking and returning platform pages, and the statistics identities. A
+ * strategy file (linear.c, stack.c, pool.c, buddy.c, freelist.c, system.c) only lays out
+ * its memory and moves blocks; its operations are called with valid arguments and with the
+ * lock held:
+ * - size > 0; alignment a power of two in [1, FL_ALIGN_MAX] (0 already resolved);
+ *   pointers non-NULL.
+ * - allocate/deallocate/reset/rewind keep `base.counters` exact through the helpers
+ *   below; a failing operation changes nothing and reports why with fli_fail().
+ */
+#ifndef FLI_ALLOCATOR_H
+#define FLI_ALLOCATOR_H
+
+#include "../core/core.h"
+#include "../platform/platform.h"
+
+/* Exact running statistics, updated with plain adds on every allocate and free. */
+typedef struct fli_counters {
+    size_t used_bytes;      /* consumed by live allocations: payload + header + padding */
+    size_t peak_used_bytes;
+    size_t allocation_count;
+    uint64_t total_allocations, total_deallocations, failed_allocations;
+    uint64_t requested_bytes; /* summed over every allocation since create or reset */
+    uint64_t consumed_bytes;
+} fli_counters;
+
+typedef struct fli_allocator_ops fli_allocator_ops;
+
+/* The first member of every strategy's control block. */
+struct fl_allocator {
+    const fli_allocator_ops *ops;
+    const char *name;
+    fl_allocator_type type;
+    bool thread_safe;
+    size_t capacity; /* bytes the strategy manages: used + free, fixed at create */
+    void *pages;     /* non-NULL when the memory came from the platform at create */
+    size_t pages_size;
+    fli_counters counters;
+    fli_lock lock;
+};
+
+struct fli_allocator_ops {
+    /* Builds the strategy inside [memory, memory + size): `memory` is aligned to
+     * FL_ALIGN_DEFAULT; the control block (starting with struct fl_allocator) goes first.
+     * Fills base.capacity; allocator.c fills the rest of the base after init succeeds.
+     * FL_ERR_INVALID_PARAMETERS when the config or the size cannot work. */
+    fl_status (*init)(void *memory, size_t size, const fl_allocator_config *cfg, fl_allocator **out);
+    fl_status (*allocate)(fl_allocator *a, size_t size, size_t alignment, void **out);
+    fl_status (*deallocate)(fl_allocator *a, void *ptr);
+    void (*reset)(fl_allocator *a); /* counters' used/count are zeroed by allocator.c */
+    bool (*owns)(const fl_allocator *a, const void *ptr);
+    fl_status (*usable_size)(const fl_allocator *a, const void *ptr, size_t *out);
+    size_t (*largest_free)(const fl_allocator *a); /* what an alignment-1 request can get */
+    /* NULL: 1 - largest_free / free_bytes. A pool answers 0: any free block serves any
+     * request it accepts, so its free space is never fragmented. */
+    double (*fragmentation)(const fl_allocator *a);
+    fl_status (*validate)(const fl_allocator *a);
+    fl_status (*walk)(const fl_allocator *a, fl_walk_fn fn, void *user);
+    fl_marker (*mark)(fl_allocator *a);                /* NULL: not supported */
+    fl_status (*rewind)(fl_allocator *a, fl_marker m); /* NULL: not supported */
+    void (*destroy)(fl_allocator *a);                  /* NULL: nothing to release */
+    size_t allocation_overhead;                        /* header bytes per allocation */
+    bool supports_defrag;
+};
+
+extern const fli_allocator_ops fli_linear_ops;
+extern const fli_allocator_ops fli_stack_ops;
+extern const fli_allocator_ops fli_pool_ops;
+extern const fli_allocator_ops fli_buddy_ops;
+extern const fli_allocator_ops fli_freelist_ops;
+extern const fli_allocator_ops fli_system_ops;
+
+static inline void fli_count_allocation(fli_counters *c, size_t requested, size_t consumed)
+{
+    c->used_bytes += consumed;
+    if (c->used_bytes > c->peak_used_bytes) c->peak_used_bytes = c->used_bytes;
+    c->allocation_count++;
+    c->total_allocations++;
+    c->requested_bytes += requested;
+    c->consumed_bytes += consumed;
+}
+
+static inline void fli_count_deallocation(fli_counters *c, size_t consumed)
+{
+    c->used_bytes -= consumed;
+    c->allocation_count--;
+    c->total_deallocations++;
+}
+
+/* Bulk release of `count` allocations consuming `consumed` bytes (rewind). */
+static inline void fli_count_bulk_release(fli_counters *c, size_t count, size_t consumed)
+{
+    c->used_bytes -= consumed;
+    c->allocation_count -= count;
+    c->total_deallocations += count;
+}
+
+#endif /* FLI_ALLOCATOR_H */

@@ -1,0 +1,10 @@
+/* Placeholder until the system strategy lands: creation reports that it does not exist yet. */
+#include "allocator.h"
+
+static fl_status system_init(void *memory, size_t size, const fl_allocator_config *cfg, fl_allocator **out)
+{
+    (void)memory; (void)size; (void)cfg; (void)out;
+    return fli_fail(FL_ERR_NOT_SUPPORTED, "the system allocator is not built yet");
+}
+
+const fli_allocator_ops fli_system_ops = {.init = system_init};
