@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The whole test suite, as the README gives it:
+#   1. gcc, optimised with debug info (-Werror): the suite, the examples, the install check.
+#   2. clang with AddressSanitizer + UndefinedBehaviorSanitizer (-Werror): the suite again.
+#   3. every target CPU whose cross compiler is installed (cmake/toolchains/*.cmake), the
+#      suite under qemu-user with the randomized tests scaled down (FLMEM_TARGET_SCALE).
+# A target whose compiler is missing is reported as skipped; with FLMEM_REQUIRE_TARGETS=1
+# (CI) a missing target fails the run instead.
+# Usage: scripts/test.sh [host|targets|all]     (default all; build trees go to build/)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=${FLMEM_JOBS:-2}
+what=${1:-all}
+target_scale=${FLMEM_TARGET_SCALE:-0.05}
+
+run_suite() { # name, extra cmake args...
+    local name=$1
+    shift
+    echo "==> [$name] configure and build"
+    cmake -S . -B "build/$name" "$@" >/dev/null
+    cmake --build "build/$name" -j "$jobs"
+    echo "==> [$name] test"
+    ctest --test-dir "build/$name" -j "$jobs" --output-on-failure
+}
+
+if [ "$what" = all ] || [ "$what" = host ]; then
+    CC=gcc run_suite gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    CC=clang run_suite asan -DCMAKE_BUILD_TYPE=Debug -DFLMEM_SANITIZE=ON -DFLMEM_BUILD_SHARED=OFF \
+        -DFLMEM_BUILD_BENCH=OFF
+fi
+
+if [ "$what" = all ] || [ "$what" = targets ]; then
+    for toolchain in cmake/toolchains/{i686,armhf,mipsel,powerpc}.cmake; do
+        target=$(basename "$toolchain" .cmake)
+        compiler=$(sed -n 's/^set(CMAKE_C_COMPILER \(.*\))$/\1/p' "$toolchain")
+        if ! command -v "$compiler" >/dev/null 2>&1; then
+            if [ "${FLMEM_REQUIRE_TARGETS:-0}" = 1 ]; then
+                echo "==> [$target] $compiler is not installed" >&2
+                exit 1
+            fi
+            echo "==> [$target] skipped: $compiler is not installed (see docs/platforms.md)"
+            continue
+        fi
+        run_suite "$target" -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+            -DFLMEM_BUILD_SHARED=OFF -DFLMEM_BUILD_BENCH=OFF -DFLMEM_TEST_SCALE="$target_scale"
+    done
+fi
+echo "==> all suites passed"
