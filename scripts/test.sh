@@ -30,7 +30,7 @@ if [ "$what" = all ] || [ "$what" = host ]; then
 fi
 
 if [ "$what" = all ] || [ "$what" = targets ]; then
-    for toolchain in cmake/toolchains/{i686,armhf,mipsel,powerpc}.cmake; do
+    for toolchain in cmake/toolchains/{i686,armhf,mipsel,powerpc,sh4}.cmake; do
         target=$(basename "$toolchain" .cmake)
         compiler=$(sed -n 's/^set(CMAKE_C_COMPILER \(.*\))$/\1/p' "$toolchain")
         if ! command -v "$compiler" >/dev/null 2>&1; then

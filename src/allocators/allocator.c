@@ -5,8 +5,6 @@
  */
 #include "allocator.h"
 
-#include <string.h>
-
 static const fli_allocator_ops *ops_for_type(fl_allocator_type type)
 {
     switch (type) {

@@ -8,8 +8,18 @@
 
 #include <flight/memory.h>
 
-#include <limits.h>
 #include <stdint.h>
+
+/* memcpy and friends: from the C library, or (freestanding builds, which have no
+ * <string.h>) from src/platform/freestanding.c. Every file uses them through here. */
+#if defined(FLI_FREESTANDING)
+void *memcpy(void *restrict dst, const void *restrict src, size_t n);
+void *memmove(void *dst, const void *src, size_t n);
+void *memset(void *dst, int value, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+#else
+#include <string.h>
+#endif
 
 /* Thread-local storage for the last error. A freestanding build without TLS support
  * defines FLI_NO_THREAD_LOCAL and gets one shared slot. */
@@ -71,7 +81,8 @@ static inline bool fli_is_aligned(const void *p, size_t align)
 
 /* ---- bit scans on size_t (x != 0) ------------------------------------------------------ */
 
-#define FLI_SIZE_BITS ((unsigned)(sizeof(size_t) * CHAR_BIT))
+/* Bytes are 8 bits on every target; <limits.h> is not reachable in freestanding builds. */
+#define FLI_SIZE_BITS ((unsigned)(sizeof(size_t) * 8u))
 
 /* Index of the highest set bit: floor(log2(x)). */
 static inline unsigned fli_log2_floor(size_t x)

@@ -1,0 +1,231 @@
+/*
+ * The allocator tests that run on the Dreamcast's CPU (SH-4, under qemu-sh4) with no C
+ * library at all, and on the host as part of the ordinary suite. Every strategy that works
+ * inside caller memory gets a randomized run against a model of its live blocks: each block
+ * carries a byte pattern checked before it is freed, validate() and the statistics
+ * identities are checked every few hundred operations, and bad frees must be refused.
+ * The platform-backed paths must fail cleanly: there are no pages, heap or locks here.
+ */
+#include "fs.h"
+
+#include <flight/memory.h>
+
+#include <stdint.h>
+
+#ifndef FS_OPS
+#define FS_OPS 20000
+#endif
+#define ARENA_BYTES (256u * 1024u)
+#define MAX_LIVE 192
+
+static _Alignas(64) unsigned char arena[ARENA_BYTES];
+static int failures;
+static int checks_passed, checks_failed;
+
+/* ---- text output without printf --------------------------------------------------------- */
+
+static size_t text_length(const char *s)
+{
+    size_t n = 0;
+    while (s[n]) n++;
+    return n;
+}
+
+static void say(const char *s) { fs_write(s, text_length(s)); }
+
+static void say_number(unsigned long v)
+{
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v);
+    char out[24];
+    for (int i = 0; i < n; i++) out[i] = digits[n - 1 - i];
+    fs_write(out, (size_t)n);
+}
+
+#define EXPECT(cond)                                                                           \
+    do {                                                                                       \
+        if (!(cond)) {                                                                         \
+            say("  check failed at line ");                                                    \
+            say_number((unsigned long)__LINE__);                                               \
+            say(": " #cond "\n    last error: ");                                              \
+            say(fl_last_error()->message);                                                     \
+            say("\n");                                                                         \
+            failures++;                                                                        \
+            return;                                                                            \
+        }                                                                                      \
+    } while (0)
+
+/* ---- model ------------------------------------------------------------------------------ */
+
+typedef struct live_block {
+    unsigned char *ptr;
+    size_t size;
+    uint32_t id;
+} live_block;
+
+static live_block live[MAX_LIVE];
+static int live_count;
+static uint32_t rng_state = 0x2545F491u;
+
+static uint32_t next_random(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 17;
+    rng_state ^= rng_state << 5;
+    return rng_state;
+}
+
+static unsigned char pattern(uint32_t id, size_t i) { return (unsigned char)(id * 31u + i * 7u + 0x5Au); }
+
+static void fill(live_block *b)
+{
+    for (size_t i = 0; i < b->size; i++) b->ptr[i] = pattern(b->id, i);
+}
+
+static int intact(const live_block *b)
+{
+    for (size_t i = 0; i < b->size; i++)
+        if (b->ptr[i] != pattern(b->id, i)) return 0;
+    return 1;
+}
+
+static int stats_hold(const fl_allocator *a)
+{
+    fl_allocator_stats s;
+    fl_allocator_get_stats(a, &s);
+    return s.used_bytes + s.free_bytes == s.total_capacity && s.peak_used_bytes >= s.used_bytes &&
+           s.largest_free_block <= s.free_bytes && s.allocation_count == (size_t)live_count &&
+           s.total_allocations - s.total_deallocations == (uint64_t)s.allocation_count;
+}
+
+static fl_allocator *make(fl_allocator_type type)
+{
+    fl_allocator_config cfg = {0};
+    cfg.type = type;
+    cfg.buffer = arena;
+    cfg.size = sizeof arena;
+    cfg.block_size = 48;
+    fl_allocator *a = 0;
+    return fl_allocator_create(&cfg, &a) == FL_OK ? a : 0;
+}
+
+static size_t random_size(fl_allocator_type type)
+{
+    if (type == FL_ALLOCATOR_POOL) return 1 + next_random() % 48u;
+    uint32_t r = next_random();
+    return 1 + (r % 4u == 0 ? r % 4096u : r % 200u);
+}
+
+/* One randomized run. Frees go to a random block, except on the stack (the top only) and
+ * the linear allocator (which releases by rewinding to a mark taken at the start). */
+static void randomized_run(fl_allocator_type type)
+{
+    fl_allocator *a = make(type);
+    EXPECT(a != 0);
+    live_count = 0;
+    uint32_t next_id = 1;
+    fl_marker start = fl_allocator_mark(a);
+    for (int op = 0; op < FS_OPS; op++) {
+        int want_alloc = live_count == 0 || (live_count < MAX_LIVE && next_random() % 100u < 55u);
+        if (want_alloc) {
+            size_t alignment = (size_t)1 << (next_random() % 6u); /* 1..32 */
+            if (type == FL_ALLOCATOR_POOL && alignment > FL_ALIGN_DEFAULT) alignment = FL_ALIGN_DEFAULT;
+            live_block b = {0, random_size(type), next_id++};
+            void *p = 0;
+            fl_status st = fl_allocator_allocate(a, b.size, alignment, &p);
+            EXPECT(st == FL_OK || st == FL_ERR_OUT_OF_MEMORY);
+            if (st != FL_OK) continue;
+            EXPECT(((uintptr_t)p & (alignment - 1)) == 0);
+            b.ptr = p;
+            fill(&b);
+            live[live_count++] = b;
+        } else if (type == FL_ALLOCATOR_LINEAR) {
+            for (int i = 0; i < live_count; i++) EXPECT(intact(&live[i]));
+            EXPECT(fl_allocator_rewind(a, start) == FL_OK);
+            live_count = 0;
+        } else {
+            int victim = type == FL_ALLOCATOR_STACK ? live_count - 1 : (int)(next_random() % (uint32_t)live_count);
+            EXPECT(intact(&live[victim]));
+            if (type == FL_ALLOCATOR_STACK && victim > 0) /* not the top: refused, nothing changes */
+                EXPECT(fl_allocator_deallocate(a, live[victim - 1].ptr) == FL_ERR_INVALID_STATE);
+            EXPECT(fl_allocator_deallocate(a, live[victim].ptr) == FL_OK);
+            if (type != FL_ALLOCATOR_STACK) /* freeing it again is refused */
+                EXPECT(fl_allocator_deallocate(a, live[victim].ptr) == FL_ERR_INVALID_PARAMETERS);
+            live[victim] = live[--live_count];
+        }
+        if (op % 500 == 0) {
+            EXPECT(fl_allocator_validate(a) == FL_OK);
+            EXPECT(stats_hold(a));
+        }
+    }
+    for (int i = 0; i < live_count; i++) EXPECT(intact(&live[i]));
+    EXPECT(fl_allocator_validate(a) == FL_OK);
+    EXPECT(stats_hold(a));
+    fl_allocator_reset(a);
+    live_count = 0;
+    EXPECT(stats_hold(a));
+    EXPECT(fl_allocator_validate(a) == FL_OK);
+    static unsigned char outside[16];
+    EXPECT(fl_allocator_deallocate(a, outside) == FL_ERR_INVALID_PARAMETERS);
+    fl_allocator_destroy(a);
+}
+
+/* With no operating system, whatever needs one fails cleanly. */
+static void platform_paths_fail_cleanly(void)
+{
+    fl_allocator_config cfg = {0};
+    fl_allocator *a = 0;
+    cfg.type = FL_ALLOCATOR_FREELIST;
+    cfg.size = 65536; /* no buffer: pages would be needed */
+    EXPECT(fl_allocator_create(&cfg, &a) == FL_ERR_OUT_OF_MEMORY && a == 0);
+    cfg.type = FL_ALLOCATOR_SYSTEM;
+    EXPECT(fl_allocator_create(&cfg, &a) == FL_ERR_OUT_OF_MEMORY && a == 0);
+    cfg.type = FL_ALLOCATOR_FREELIST;
+    cfg.buffer = arena;
+    cfg.size = sizeof arena;
+    cfg.thread_safe = 1; /* no locks here */
+    EXPECT(fl_allocator_create(&cfg, &a) == FL_ERR_PLATFORM && a == 0);
+}
+
+static void run(const char *name, void (*check)(void))
+{
+    int before = failures;
+    check();
+    if (failures == before) checks_passed++;
+    else checks_failed++;
+    say(failures == before ? "ok   " : "FAIL ");
+    say(name);
+    say("\n");
+}
+
+static void linear_run(void) { randomized_run(FL_ALLOCATOR_LINEAR); }
+static void stack_run(void) { randomized_run(FL_ALLOCATOR_STACK); }
+static void pool_run(void) { randomized_run(FL_ALLOCATOR_POOL); }
+static void buddy_run(void) { randomized_run(FL_ALLOCATOR_BUDDY); }
+static void freelist_run(void) { randomized_run(FL_ALLOCATOR_FREELIST); }
+
+int fs_main(void)
+{
+    say("flight-memory freestanding allocator test (");
+    say_number((unsigned long)(sizeof(void *) * 8u));
+    say("-bit pointers)\n");
+    run("linear", linear_run);
+    run("stack", stack_run);
+    run("pool", pool_run);
+    run("buddy", buddy_run);
+    run("freelist", freelist_run);
+#if defined(FLI_FREESTANDING)
+    run("platform paths fail cleanly", platform_paths_fail_cleanly);
+#else
+    (void)platform_paths_fail_cleanly; /* the host has pages, a heap and locks */
+#endif
+    say_number((unsigned long)checks_passed);
+    say(" passed, ");
+    say_number((unsigned long)checks_failed);
+    say(" failed\n");
+    return checks_failed == 0 ? 0 : 1;
+}
