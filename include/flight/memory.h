@@ -280,8 +280,9 @@ fl_status fl_allocator_deallocate(fl_allocator *a, void *ptr);
  * their free structure. */
 void fl_allocator_reset(fl_allocator *a);
 
-/* True iff ptr points into memory this allocator manages (for the system allocator: into
- * one of its live blocks). O(1), except the system allocator's hash lookup. */
+/* True iff ptr points into memory this allocator manages; for the system allocator, whose
+ * memory is the platform's, iff ptr is the start of one of its live blocks. O(1) (the
+ * system allocator: an expected-O(1) hash lookup). */
 bool fl_allocator_owns(const fl_allocator *a, const void *ptr);
 
 /* The usable size of the live allocation starting at ptr (added beyond API.md). */
