@@ -48,7 +48,6 @@
  */
 #include "allocator.h"
 
-#include <string.h>
 
 typedef struct pool {
     struct fl_allocator base;

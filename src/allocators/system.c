@@ -55,7 +55,6 @@
  */
 #include "allocator.h"
 
-#include <string.h>
 
 /* Smallest block that goes straight to pages: big enough that a mapping's page rounding
  * and system call are cheap next to the block, as common C libraries also choose. */
