@@ -82,7 +82,6 @@
  */
 #include "allocator.h"
 
-#include <string.h>
 
 #define BUDDY_DEFAULT_MIN_BLOCK ((size_t)64)
 
