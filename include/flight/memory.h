@@ -214,6 +214,66 @@ typedef struct fl_defrag_result {
 } fl_defrag_result;
 
 /* ---------------------------------------------------------------------------------------
+ * Platform hooks
+ *
+ * Every contact with the operating system goes through one of these tables. The library
+ * ships one for the platform it is built for (fl_platform_default(): POSIX, or the
+ * freestanding one that has no pages, heap or locks); a game or a test may pass its own
+ * through the configs' `platform` field (NULL: the default), e.g. to take a console's
+ * VRAM allocator, to count calls, or to fail them on demand.
+ *
+ * Rules for every hook, which the library relies on:
+ * - `user` is the table's own `user` field, passed back unchanged.
+ * - A NULL hook means the platform lacks the capability: no pages (allocators need a
+ *   buffer), no heap (no system allocator), no locks (thread_safe is FL_ERR_PLATFORM), no
+ *   condition variables (timeouts fail at once), no shared memory (the Shared type has
+ *   capacity 0), no system memory reading (no OS pressure signal).
+ * - map_pages(size): size a non-zero multiple of page_size(); zeroed, page-aligned,
+ *   read-write memory or NULL. unmap_pages takes back exactly what map returned.
+ *   release_pages(p, size) gives the physical memory of whole mapped pages back while
+ *   keeping the range mapped (reads then see zeroes).
+ * - heap_alloc(size, alignment): size > 0, alignment a power of two >= sizeof(void *);
+ *   NULL when refused. heap_free takes exactly what heap_alloc returned.
+ * - lock_* / cond_* work on caller storage of FL_SYNC_STORAGE_BYTES bytes aligned like a
+ *   pointer and a 64-bit integer. init returns false when it cannot make one; the others
+ *   cannot fail. cond_wait returns false when timeout_ms passed without a broadcast
+ *   (spurious wake-ups are allowed: the library re-checks its condition).
+ * - shared_map(size): size bytes of an operating-system shared-memory object (mode 0600),
+ *   mapped shared, so that a forked child writes into the same memory; NULL when refused.
+ * - system_memory(&available, &total): the machine's (or its container's) available and
+ *   total bytes right now; false when unknown.
+ * - now_ns: a monotonic clock in nanoseconds.
+ * ------------------------------------------------------------------------------------- */
+
+#define FL_SYNC_STORAGE_BYTES 64
+
+typedef struct fl_platform_hooks {
+    void *user;
+    size_t (*page_size)(void *user);
+    void *(*map_pages)(void *user, size_t size);
+    void (*unmap_pages)(void *user, void *pages, size_t size);
+    void (*release_pages)(void *user, void *pages, size_t size);
+    void *(*heap_alloc)(void *user, size_t size, size_t alignment);
+    void (*heap_free)(void *user, void *block);
+    bool (*lock_init)(void *user, void *lock);
+    void (*lock_acquire)(void *user, void *lock);
+    void (*lock_release)(void *user, void *lock);
+    void (*lock_destroy)(void *user, void *lock);
+    bool (*cond_init)(void *user, void *cond);
+    bool (*cond_wait)(void *user, void *cond, void *lock, uint32_t timeout_ms);
+    void (*cond_broadcast)(void *user, void *cond);
+    void (*cond_destroy)(void *user, void *cond);
+    void *(*shared_map)(void *user, size_t size);
+    void (*shared_unmap)(void *user, void *memory, size_t size);
+    bool (*system_memory)(void *user, uint64_t *available, uint64_t *total);
+    uint64_t (*physical_memory)(void *user);
+    uint64_t (*now_ns)(void *user);
+} fl_platform_hooks;
+
+/* The table of the platform this library was built for. Never NULL. */
+const fl_platform_hooks *fl_platform_default(void);
+
+/* ---------------------------------------------------------------------------------------
  * Allocators on their own
  *
  * Every strategy runs inside memory the caller provides: fl_allocator_create places the
@@ -236,6 +296,7 @@ typedef struct fl_allocator_config {
     size_t block_size, block_alignment; /* pool: every block's size and alignment (0: default) */
     size_t min_block;                   /* buddy: smallest block, a power of two (0: default) */
     bool thread_safe;                   /* serialise every call with a lock of its own */
+    const fl_platform_hooks *platform;  /* NULL: fl_platform_default() (added beyond API.md) */
 } fl_allocator_config;
 
 /* A checkpoint of a linear or stack allocator. {0} means "empty": rewinding to it frees
