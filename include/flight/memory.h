@@ -418,10 +418,11 @@ typedef struct fl_memory fl_memory;
 
 /*
  * Absolute pressure thresholds: the number of available bytes at or below which each level
- * starts. Levels are tested from Critical down, so low >= medium >= high >= critical is
- * required. All four 0 means the specification's ratio table instead, as a fraction of the
- * type's (or the interface's) capacity: Low at <= 50 % available, Medium <= 25 %,
- * High <= 10 %, Critical <= 5 %.
+ * starts. Levels are tested from Critical down; non-zero thresholds must not increase from
+ * low to critical, and a 0 gives that level no threshold of its own (it starts where the
+ * next higher level does). All four 0 means the specification's ratio table instead, as a
+ * fraction of the type's (or the interface's) capacity: Low at <= 50 % available, Medium
+ * <= 25 %, High <= 10 %, Critical <= 5 %.
  */
 typedef struct fl_pressure_thresholds {
     size_t low, medium, high, critical;

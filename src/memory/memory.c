@@ -223,6 +223,7 @@ static fl_status region_setup(fl_memory *m, unsigned index, const plan *p, const
     fli_region *r = &m->regions[index];
     r->present = true;
     r->reserve = index == FLI_RESERVE;
+    r->bit = (uint32_t)1 << index;
     r->type = index == FLI_RESERVE ? FL_MEMORY_SYSTEM : (fl_memory_type)index;
     r->strategy = p->strategy[index];
     r->caps = cfg->capabilities[r->type];
@@ -369,6 +370,7 @@ fl_status fl_memory_create(const fl_memory_config *config, fl_memory **out)
     }
     build_lookup(m);
     tallies_setup(m);
+    m->dirty = (1u << FLI_REGION_COUNT) - 1; /* nothing is cached yet */
     fli_views_init(m);
     fli_pressure_setup(m, config);
     *out = m;

@@ -175,6 +175,9 @@ typedef struct fli_track {
 typedef struct fli_region {
     bool present;
     bool reserve;               /* the emergency reserve */
+    uint32_t bit;               /* 1 << its index, for fl_memory.dirty */
+    size_t cached_largest;      /* fli_region_largest and _fragmented as of the last read */
+    size_t cached_fragmented;
     fl_memory_type type;        /* the reserve: FL_MEMORY_SYSTEM */
     fl_allocator_type strategy;
     fl_memory_flags caps;
@@ -257,6 +260,12 @@ struct fl_memory {
      * not the sum of the peaks). Its other counters are the types' summed when read. */
     size_t total_capacity, total_used, total_peak;
     size_t reserve_used; /* bytes of the reserve in use (part of types[System].used) */
+    /* Statistics reads cache what only the allocators know (each region's largest free
+     * block and fragmented bytes) and the global summary; every change marks its region
+     * dirty (one OR), and a read recomputes only what changed. */
+    uint32_t dirty;
+    bool summary_valid;
+    fl_memory_stats summary;
 
     /* pressure: index FL_MEMORY_TYPE_COUNT is the whole interface */
     fl_pressure_level level[FLI_LEVEL_COUNT];
@@ -313,6 +322,7 @@ static inline void fli_account_alloc(fl_memory *m, const fli_region *r, size_t r
     if (m->total_used > m->total_peak) m->total_peak = m->total_used;
     fli_count_allocation(&m->views[r->strategy].base.counters, requested, consumed);
     if (FLI_UNLIKELY(r->reserve)) m->reserve_used += consumed;
+    m->dirty |= r->bit;
 }
 
 /* Counts `count` allocations of region r freed, giving `released` bytes back. */
@@ -322,6 +332,7 @@ static inline void fli_account_free(fl_memory *m, const fli_region *r, size_t co
     m->total_used -= released;
     fli_count_bulk_release(&m->views[r->strategy].base.counters, count, released);
     if (FLI_UNLIKELY(r->reserve)) m->reserve_used -= released;
+    m->dirty |= r->bit;
 }
 
 /* profiles.c */

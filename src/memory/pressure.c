@@ -37,6 +37,10 @@ static void thresholds_from(const fl_pressure_thresholds *p, size_t capacity, si
     out[1] = p->medium;
     out[2] = p->high;
     out[3] = p->critical;
+    /* A level without a threshold (0) starts where the next higher one does: levels are
+     * tested from Critical down, so this changes no answer and keeps the bands ordered. */
+    for (int i = 2; i >= 0; i--)
+        if (out[i] < out[i + 1]) out[i] = out[i + 1];
 }
 
 static size_t used_ordinary(const fl_memory *m, unsigned index)

@@ -172,9 +172,16 @@ fl_status fl_memory_config_default(fl_platform platform, fl_memory_config *out)
 
 /* ---- checks every configuration passes ------------------------------------------------ */
 
+/* Non-zero thresholds must not increase from Low to Critical; a 0 leaves that level
+ * without a threshold of its own (it starts where the next higher level does). */
 static fl_status check_thresholds(const fl_pressure_thresholds *p, const char *what)
 {
-    if (p->low < p->medium || p->medium < p->high || p->high < p->critical)
+    const size_t t[4] = {p->low, p->medium, p->high, p->critical};
+    bool ordered = true;
+    for (int i = 0; i < 4; i++)
+        for (int j = i + 1; j < 4; j++)
+            if (t[i] != 0 && t[j] > t[i]) ordered = false;
+    if (!ordered)
         return fli_fail(FL_ERR_INVALID_PARAMETERS,
                         "%s pressure thresholds must not increase from Low to Critical (%zu, %zu, %zu, %zu)", what,
                         p->low, p->medium, p->high, p->critical);

@@ -276,6 +276,7 @@ static fl_status route_planned(fl_memory *m, const fli_req *q, served *s)
     } else if (st == FL_ERR_OUT_OF_MEMORY) {
         fl_memory_type counted = plan.count ? m->regions[plan.region[0]].type : q->type;
         m->types[counted].failed++;
+        m->summary_valid = false;
     }
     fli_mem_unlock(m);
     if (pending.count) fli_pressure_dispatch(m, &pending);

@@ -77,34 +77,50 @@ void fli_fill_stats(const fl_memory *m, const fli_tally *t, size_t largest, size
     out->allocation_efficiency = t->consumed ? (double)t->requested / (double)t->consumed : 1.0;
 }
 
-/* A type's largest block (never the reserve's) and fragmented bytes (the reserve's too). */
+/* Brings the cached shape of every changed region up to date. */
+static void refresh(fl_memory *m)
+{
+    uint32_t dirty = m->dirty;
+    if (FLI_LIKELY(dirty == 0)) return;
+    for (unsigned i = 0; i < FLI_REGION_COUNT; i++) {
+        fli_region *r = &m->regions[i];
+        if (!(dirty & (1u << i)) || !r->present) continue;
+        size_t largest = fli_region_largest(r);
+        r->cached_largest = largest;
+        if (r->strategy == FL_ALLOCATOR_POOL) {
+            r->cached_fragmented = 0; /* any free block serves any request its class takes */
+        } else {
+            size_t free_bytes = r->a->capacity - r->a->counters.used_bytes;
+            r->cached_fragmented = free_bytes > largest ? free_bytes - largest : 0;
+        }
+    }
+    m->dirty = 0;
+    m->summary_valid = false;
+}
+
+/* A type's largest block (never the reserve's) and fragmented bytes (the reserve's too),
+ * from the cache. */
 static void type_shape(const fl_memory *m, unsigned t, size_t *largest, size_t *fragmented)
 {
     *largest = 0;
     *fragmented = 0;
     const fli_region *r = &m->regions[t];
     if (!r->present) return;
-    *largest = fli_region_largest(r);
-    *fragmented = fli_region_fragmented(r);
-    if (t == FL_MEMORY_SYSTEM && m->regions[FLI_RESERVE].present)
-        *fragmented += fli_region_fragmented(&m->regions[FLI_RESERVE]);
+    *largest = r->cached_largest;
+    *fragmented = r->cached_fragmented;
+    if (t == FL_MEMORY_SYSTEM && m->regions[FLI_RESERVE].present) *fragmented += m->regions[FLI_RESERVE].cached_fragmented;
 }
 
-fl_status fl_memory_get_stats(fl_memory *m, fl_memory_stats *out)
+static void summarise(fl_memory *m)
 {
-    if (m == NULL || out == NULL)
-        return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_memory_get_stats: %s is NULL", m ? "out" : "the memory interface");
-    fli_mem_lock(m);
     size_t largest = 0, fragmented = 0;
+    fli_tally total;
+    memset(&total, 0, sizeof total);
     for (unsigned t = 0; t < FL_MEMORY_TYPE_COUNT; t++) {
         size_t l, f;
         type_shape(m, t, &l, &f);
         if (l > largest) largest = l;
         fragmented += f;
-    }
-    fli_tally total;
-    memset(&total, 0, sizeof total);
-    for (unsigned t = 0; t < FL_MEMORY_TYPE_COUNT; t++) {
         const fli_tally *y = &m->types[t];
         total.count += y->count;
         total.allocations += y->allocations;
@@ -116,7 +132,18 @@ fl_status fl_memory_get_stats(fl_memory *m, fl_memory_stats *out)
     total.total = m->total_capacity;
     total.used = m->total_used;
     total.peak = m->total_peak;
-    fli_fill_stats(m, &total, largest, fragmented, out);
+    fli_fill_stats(m, &total, largest, fragmented, &m->summary);
+    m->summary_valid = true;
+}
+
+fl_status fl_memory_get_stats(fl_memory *m, fl_memory_stats *out)
+{
+    if (m == NULL || out == NULL)
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_memory_get_stats: %s is NULL", m ? "out" : "the memory interface");
+    fli_mem_lock(m);
+    refresh(m);
+    if (FLI_UNLIKELY(!m->summary_valid)) summarise(m);
+    *out = m->summary;
     fli_mem_unlock(m);
     return FL_OK;
 }
@@ -129,6 +156,7 @@ fl_status fl_memory_get_type_stats(fl_memory *m, fl_memory_type t, fl_memory_sta
     if ((unsigned)t >= FL_MEMORY_TYPE_COUNT)
         return fli_fail(FL_ERR_INVALID_PARAMETERS, "memory type %d is not a memory type", (int)t);
     fli_mem_lock(m);
+    refresh(m);
     size_t largest, fragmented;
     type_shape(m, (unsigned)t, &largest, &fragmented);
     fli_fill_stats(m, &m->types[t], largest, fragmented, out);
@@ -213,6 +241,10 @@ static fl_status validate_locked(fl_memory *m)
         type_count[r->type] += count;
         view_used[r->strategy] += used;
         view_count[r->strategy] += count;
+        if (!(m->dirty & r->bit))
+            FLI_VALIDATE(r->cached_largest == fli_region_largest(r),
+                         "%s region: the cached largest free block %zu is stale (%zu)", fl_memory_type_str(r->type),
+                         r->cached_largest, fli_region_largest(r));
         if (i == FLI_RESERVE)
             FLI_VALIDATE(m->reserve_used == used, "the reserve holds %zu bytes but %zu are counted", used,
                          m->reserve_used);
