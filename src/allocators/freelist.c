@@ -105,7 +105,6 @@
 #include "allocator.h"
 
 #include <stddef.h>
-#include <string.h>
 
 /* ---- geometry ----------------------------------------------------------------------- */
 
