@@ -119,7 +119,7 @@ fl_status fl_allocator_allocate(fl_allocator *a, size_t size, size_t alignment, 
         return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_allocator_allocate: %s is NULL", a ? "out" : "allocator");
     if (FLI_UNLIKELY(size == 0))
         return fli_fail(FL_ERR_INVALID_PARAMETERS, "size 0 is not an allocation");
-    size_t align;
+    size_t align = FL_ALIGN_DEFAULT; /* set again by the check; this quiets gcc */
     fl_status status = fli_check_alignment(alignment, &align);
     if (FLI_UNLIKELY(status != FL_OK)) return status;
 
