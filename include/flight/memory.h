@@ -243,6 +243,12 @@ typedef struct fl_defrag_result {
  * - system_memory(&available, &total): the machine's (or its container's) available and
  *   total bytes right now; false when unknown.
  * - now_ns: a monotonic clock in nanoseconds.
+ * - pressure_stall(&pct) (added after the table above was fixed, hence last): the share
+ *   of recent wall time, in percent 0..100, in which some task waited for memory (Linux
+ *   pressure stall information, /proc/pressure/memory "some avg10": a 10-second average);
+ *   false when the platform has no such signal. A rising value warns before available
+ *   memory runs out.
+ * - A table is used by pointer: it must outlive every object created with it.
  * ------------------------------------------------------------------------------------- */
 
 #define FL_SYNC_STORAGE_BYTES 64
@@ -268,6 +274,7 @@ typedef struct fl_platform_hooks {
     bool (*system_memory)(void *user, uint64_t *available, uint64_t *total);
     uint64_t (*physical_memory)(void *user);
     uint64_t (*now_ns)(void *user);
+    bool (*pressure_stall)(void *user, double *some_avg10_pct);
 } fl_platform_hooks;
 
 /* The table of the platform this library was built for. Never NULL. */
@@ -296,7 +303,8 @@ typedef struct fl_allocator_config {
     size_t block_size, block_alignment; /* pool: every block's size and alignment (0: default) */
     size_t min_block;                   /* buddy: smallest block, a power of two (0: default) */
     bool thread_safe;                   /* serialise every call with a lock of its own */
-    const fl_platform_hooks *platform;  /* NULL: fl_platform_default() (added beyond API.md) */
+    const fl_platform_hooks *platform;  /* NULL: fl_platform_default(); kept by pointer
+                                           (added beyond API.md) */
 } fl_allocator_config;
 
 /* A checkpoint of a linear or stack allocator. {0} means "empty": rewinding to it frees
@@ -314,7 +322,10 @@ typedef struct fl_marker {
  * type is unknown or FL_ALLOCATOR_AUTO, the buffer is too small to hold the control block
  * and one allocation, or a type-specific parameter is wrong (pool block_size 0, buddy
  * min_block not a power of two, a buffer given to the system allocator); with
- * FL_ERR_PLATFORM or FL_ERR_OUT_OF_MEMORY when the platform cannot provide the memory.
+ * FL_ERR_PLATFORM or FL_ERR_OUT_OF_MEMORY when the platform cannot provide the memory;
+ * with FL_ERR_NOT_SUPPORTED when buffer is NULL and the platform has no pages, or (system)
+ * the platform has no heap; with FL_ERR_PLATFORM when thread_safe is asked of a platform
+ * without locks.
  *
  * The system allocator takes its blocks from the platform's heap: `buffer` must be NULL
  * and `size` is its budget (0: no budget other than the platform's).
