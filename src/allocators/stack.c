@@ -56,7 +56,6 @@
  */
 #include "allocator.h"
 
-#include <string.h>
 
 #define WORD (sizeof(size_t))
 #define PAD_FLAG ((size_t)1) /* in a header: a padding word precedes it */
