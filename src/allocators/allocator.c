@@ -95,6 +95,17 @@ fl_status fl_allocator_create(const fl_allocator_config *cfg, fl_allocator **out
     if (cfg->thread_safe && !fli_has_locks(platform))
         return fli_fail(FL_ERR_PLATFORM, "thread_safe was asked of a platform without locks");
 
+    /* Memory managed without touching it: only the buddy keeps all its bookkeeping outside. */
+    if (cfg->managed != NULL && cfg->type != FL_ALLOCATOR_BUDDY)
+        return fli_fail(FL_ERR_NOT_SUPPORTED,
+                        "a %s allocator keeps bookkeeping in its memory: only the buddy takes managed memory",
+                        fl_allocator_type_str(cfg->type));
+    if (cfg->managed != NULL && cfg->managed_size == 0)
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "managed memory %p of 0 bytes", cfg->managed);
+    if (cfg->managed == NULL && cfg->managed_size != 0)
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "managed_size %zu given without managed memory",
+                        cfg->managed_size);
+
     placement where;
     fl_status status = place_allocator(&resolved, &where);
     if (status != FL_OK) return status;
