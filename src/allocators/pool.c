@@ -1,10 +1,389 @@
-/* Placeholder until the pool strategy lands: creation reports that it does not exist yet. */
+/*
+ * The pool: fixed-size blocks inside the caller's memory.
+ *
+ * Every block has the same stride (block_size rounded up to a multiple of block_alignment,
+ * and at least one pointer, because a free block holds the free-list link). Blocks carry
+ * no header: allocation_overhead is 0. A bitmap with one bit per block (1 = allocated)
+ * lets a free tell a live block from a free one in O(1), so double frees and foreign or
+ * interior pointers are refused before the free list is touched.
+ *
+ * Complexity: allocate, deallocate, owns, usable_size, reset O(1); create O(log(size /
+ * stride)) arithmetic (a search for the exact block count, touching no block); validate
+ * and walk O(blocks).
+ *
+ * Layout (memory is aligned to FL_ALIGN_DEFAULT by allocator.c):
+ *
+ *   memory                                first = align_up(.., block_alignment)
+ *   |                                     |
+ *   v                                     v
+ *   +--------------+---------------+------+----------+----------+-----+------------+------+
+ *   | struct pool  | bitmap: n bits| pad  | block 0  | block 1  | ... | block n-1  | tail |
+ *   | (base first) | in u32 words  |      |  stride  |  stride  |     |   stride   | <    |
+ *   +--------------+---------------+------+----------+----------+-----+------------+------+
+ *                                         |<------ capacity = n * stride ------->|
+ *
+ * n is the largest count for which control block + bitmap(n) + padding + n * stride fits
+ * in the size given; `tail` is shorter than what one more block (and its bit) would need.
+ *
+ * Free blocks come in two kinds, so that create and reset need not visit the blocks:
+ * - blocks below the watermark that were freed: an intrusive LIFO list whose link is the
+ *   first pointer-sized bytes of the block (read and written with memcpy, since a block
+ *   aligned to less than a pointer may hold it unaligned);
+ * - blocks at or above the watermark: never handed out since create or reset; allocate
+ *   takes the watermark block when the list is empty.
+ * The bitmap is meaningful only below the watermark; reset just sets the watermark to 0 and
+ * empties the list (O(1)). Stale bits are cleared a word at a time when the watermark
+ * enters a new word, so bits of the watermark's own word at or above it are always zero.
+ *
+ * Invariants (validate checks each):
+ * - 0 < n, watermark <= n, capacity == n * stride, stride >= sizeof(void *), stride a
+ *   multiple of block_alignment, the first block aligned to it and past the bitmap;
+ *   (stride >> shift) is odd and times `inverse` is 1 modulo 2^N (see block_index).
+ * - no bit at or above the watermark is set in words the watermark has reached;
+ * - popcount(bits below the watermark) == counters.allocation_count, and
+ *   counters.used_bytes == allocation_count * stride;
+ * - the free list (followed for at most watermark steps, so a cycle is caught) links only
+ *   block starts below the watermark whose bit is clear, and its length is
+ *   watermark - popcount: free-list length + (n - watermark) + popcount == n.
+ */
 #include "allocator.h"
+
+#include <string.h>
+
+typedef struct pool {
+    struct fl_allocator base;
+    unsigned char *first;     /* block 0 */
+    unsigned char *free_head; /* most recently freed block below the watermark, or NULL */
+    size_t stride;            /* bytes per block: what every allocation consumes */
+    size_t block_count;       /* n */
+    size_t watermark;         /* blocks [watermark, n) are untouched since create or reset */
+    size_t block_alignment;   /* every block's, and the most any request may ask for */
+    size_t inverse;           /* (stride >> shift) * inverse == 1 modulo 2^N */
+    unsigned shift;           /* trailing zero bits of stride */
+    uint32_t bitmap[];        /* bit i % 32 of word i / 32: block i is allocated (below the watermark) */
+} pool;
+
+#define POOL_HEADER_BYTES (offsetof(pool, bitmap))
+#define WORD_BITS 32u
+
+static inline pool *as_pool(fl_allocator *a) { return (pool *)a; }
+static inline const pool *as_const_pool(const fl_allocator *a) { return (const pool *)a; }
+
+/* Bytes of bitmap for n blocks, whole words. n <= SIZE_MAX / sizeof(void *): no overflow. */
+static inline size_t bitmap_bytes(size_t n) { return ((n + (WORD_BITS - 1)) / WORD_BITS) * sizeof(uint32_t); }
+
+static inline uint32_t bit_of(size_t index) { return (uint32_t)1u << (index % WORD_BITS); }
+
+/* The free-list link a free block holds in its first bytes (maybe unaligned: memcpy). */
+static inline unsigned char *next_free(const unsigned char *block)
+{
+    unsigned char *next;
+    memcpy(&next, block, sizeof(unsigned char *));
+    return next;
+}
+
+static inline bool is_allocated(const pool *p, size_t index)
+{
+    return index < p->watermark && (p->bitmap[index / WORD_BITS] & bit_of(index)) != 0;
+}
+
+/*
+ * Block index from an offset known to lie in [0, capacity), without a division.
+ *
+ * stride = d << shift with d odd. An odd d has an inverse modulo 2^N (N = bits of size_t),
+ * so q = (offset >> shift) * inverse (mod 2^N) is exactly offset / stride whenever offset
+ * is a multiple of stride. When it is not, q * stride != offset or q >= n:
+ *   - if the low `shift` bits of offset are not zero, q * stride has them zero;
+ *   - if x = offset >> shift is not a multiple of d, q is not below n: any q < n would give
+ *     q * d < n * d <= n * stride <= SIZE_MAX, so q * d == x exactly (no wrap-around), and
+ *     x would be a multiple of d.
+ * So "q < n and q * stride == offset" holds exactly for block starts, for every offset, on
+ * 32 and 64 bits alike, with one shift and two multiplies of size_t. A fixed-point
+ * reciprocal (multiply-high then shift) needs a product twice as wide as size_t to be exact
+ * over every offset below a capacity near 2^N, which portable C11 does not have on 64 bits;
+ * the modular inverse needs none. When stride is a power of two, d is 1, inverse is 1 and
+ * this reduces to the shift and the low-bits test.
+ */
+static inline size_t block_index(const pool *p, size_t offset) { return (offset >> p->shift) * p->inverse; }
+
+/* The inverse of an odd d modulo 2^N by Newton's iteration: d * d == 1 (mod 8) gives 3 good
+ * bits and each step doubles them, so 6 steps cover size_t up to 192 bits. */
+static size_t odd_inverse(size_t d)
+{
+    size_t x = d;
+    for (int i = 0; i < 6; i++) x *= (size_t)2 - d * x;
+    return x;
+}
+
+/* Offset from `memory` of the end of block n-1 when the pool holds n blocks, or false when
+ * that would not fit in size_t. `memory` matters when block_alignment exceeds its own. */
+static bool layout_end(uintptr_t memory, size_t n, size_t stride, size_t align, size_t *first_offset,
+                       size_t *end_offset)
+{
+    size_t offset = POOL_HEADER_BYTES + bitmap_bytes(n);
+    size_t misalign = (size_t)((memory + (uintptr_t)offset) & (uintptr_t)(align - 1));
+    size_t pad = misalign ? align - misalign : 0;
+    if (offset > SIZE_MAX - pad) return false;
+    offset += pad;
+    size_t blocks = n * stride; /* callers keep n <= size / stride */
+    if (offset > SIZE_MAX - blocks) return false;
+    *first_offset = offset;
+    *end_offset = offset + blocks;
+    return true;
+}
+
+static bool layout_fits(uintptr_t memory, size_t size, size_t n, size_t stride, size_t align, size_t *first_offset)
+{
+    size_t end;
+    return layout_end(memory, n, stride, align, first_offset, &end) && end <= size;
+}
 
 static fl_status pool_init(void *memory, size_t size, const fl_allocator_config *cfg, fl_allocator **out)
 {
-    (void)memory; (void)size; (void)cfg; (void)out;
-    return fli_fail(FL_ERR_NOT_SUPPORTED, "the pool allocator is not built yet");
+    size_t align = cfg->block_alignment ? cfg->block_alignment : FL_ALIGN_DEFAULT;
+    if (cfg->block_size == 0)
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "pool block_size 0: a pool needs blocks of at least 1 byte");
+    if (!fli_is_pow2(align))
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "pool block_alignment %zu is not a power of two", align);
+    if (align > FL_ALIGN_MAX)
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "pool block_alignment %zu exceeds the largest alignment %zu",
+                        align, FL_ALIGN_MAX);
+    size_t stride;
+    size_t at_least = cfg->block_size < sizeof(void *) ? sizeof(void *) : cfg->block_size;
+    if (!fli_align_up_checked(at_least, align, &stride))
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "pool block_size %zu overflows when rounded to alignment %zu",
+                        cfg->block_size, align);
+
+    /* The end of the layout grows strictly with n, so a binary search over
+     * [0, (size - header) / stride] finds the largest n that fits, exactly. */
+    uintptr_t base = (uintptr_t)memory;
+    size_t lo = 0, hi = size > POOL_HEADER_BYTES ? (size - POOL_HEADER_BYTES) / stride : 0;
+    size_t first_offset = 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo + 1) / 2;
+        if (layout_fits(base, size, mid, stride, align, &first_offset))
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    size_t n = lo;
+    /* The search's last probe may have been n + 1: lay out n again for its first_offset. */
+    if (n == 0 || !layout_fits(base, size, n, stride, align, &first_offset))
+        return fli_fail(FL_ERR_INVALID_PARAMETERS,
+                        "buffer of %zu bytes holds no block of %zu bytes aligned to %zu (control block %zu bytes)",
+                        size, stride, align, (size_t)POOL_HEADER_BYTES);
+
+    pool *p = (pool *)memory;
+    memset(p, 0, POOL_HEADER_BYTES);
+    p->first = (unsigned char *)memory + first_offset;
+    p->free_head = NULL;
+    p->stride = stride;
+    p->block_count = n;
+    p->watermark = 0; /* the bitmap stays as it is: nothing below the watermark yet */
+    p->block_alignment = align;
+    p->shift = 0;
+    while (((stride >> p->shift) & 1u) == 0) p->shift++; /* stride > 0: ends */
+    p->inverse = odd_inverse(stride >> p->shift);
+    p->base.capacity = n * stride;
+    *out = &p->base;
+    return FL_OK;
 }
 
-const fli_allocator_ops fli_pool_ops = {.init = pool_init};
+static fl_status pool_allocate(fl_allocator *a, size_t size, size_t alignment, void **out)
+{
+    pool *p = as_pool(a);
+    if (FLI_UNLIKELY(size > p->stride || alignment > p->block_alignment)) {
+        if (size > p->stride)
+            return fli_fail(FL_ERR_INVALID_PARAMETERS, "%s: size %zu exceeds the pool's block size %zu", a->name,
+                            size, p->stride);
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "%s: alignment %zu exceeds the pool's block alignment %zu",
+                        a->name, alignment, p->block_alignment);
+    }
+    unsigned char *block = p->free_head;
+    size_t index;
+    if (block != NULL) {
+        p->free_head = next_free(block);
+        index = block_index(p, (size_t)(block - p->first));
+    } else if (FLI_LIKELY(p->watermark < p->block_count)) {
+        index = p->watermark++;
+        block = p->first + index * p->stride;
+        /* Entering a word: its bits are stale from before a reset; none of them is live. */
+        if (index % WORD_BITS == 0) p->bitmap[index / WORD_BITS] = 0;
+    } else {
+        return fli_fail(FL_ERR_OUT_OF_MEMORY, "%s: all %zu blocks of %zu bytes are in use", a->name,
+                        p->block_count, p->stride);
+    }
+    p->bitmap[index / WORD_BITS] |= bit_of(index);
+    fli_count_allocation(&a->counters, size, p->stride);
+    *out = block;
+    return FL_OK;
+}
+
+/* The index of the block that starts at ptr, or INVALID_PARAMETERS naming why ptr is not a
+ * block start of this pool. Says nothing about whether the block is live. */
+static fl_status locate_block(const pool *p, const void *ptr, size_t *index)
+{
+    uintptr_t first = (uintptr_t)p->first;
+    uintptr_t addr = (uintptr_t)ptr;
+    if (FLI_UNLIKELY(addr < first || addr - first >= (uintptr_t)p->base.capacity))
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "%s: pointer %p is not owned by this pool (blocks span %p..%p)",
+                        p->base.name, (void *)(uintptr_t)ptr, (void *)p->first,
+                        (void *)(p->first + p->base.capacity));
+    size_t offset = (size_t)(addr - first);
+    size_t q = block_index(p, offset);
+    if (FLI_UNLIKELY(q >= p->block_count || q * p->stride != offset))
+        return fli_fail(FL_ERR_INVALID_PARAMETERS,
+                        "%s: interior pointer %p: offset %zu from the first block is not a multiple of the block size %zu",
+                        p->base.name, (void *)(uintptr_t)ptr, offset, p->stride);
+    *index = q;
+    return FL_OK;
+}
+
+static fl_status pool_deallocate(fl_allocator *a, void *ptr)
+{
+    pool *p = as_pool(a);
+    size_t index;
+    fl_status status = locate_block(p, ptr, &index);
+    if (FLI_UNLIKELY(status != FL_OK)) return status;
+    if (FLI_UNLIKELY(!is_allocated(p, index)))
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "%s: double free: block %zu at %p is not allocated", a->name,
+                        index, ptr);
+    p->bitmap[index / WORD_BITS] &= ~bit_of(index);
+    memcpy(ptr, &p->free_head, sizeof p->free_head);
+    p->free_head = (unsigned char *)ptr;
+    fli_count_deallocation(&a->counters, p->stride);
+    return FL_OK;
+}
+
+static void pool_reset(fl_allocator *a)
+{
+    pool *p = as_pool(a);
+    /* The bitmap is not cleared: it counts only below the watermark, and allocate clears
+     * each word as the watermark enters it. */
+    p->watermark = 0;
+    p->free_head = NULL;
+}
+
+static bool pool_owns(const fl_allocator *a, const void *ptr)
+{
+    const pool *p = as_const_pool(a);
+    uintptr_t addr = (uintptr_t)ptr, first = (uintptr_t)p->first;
+    return addr >= first && addr - first < (uintptr_t)a->capacity;
+}
+
+static fl_status pool_usable_size(const fl_allocator *a, const void *ptr, size_t *out)
+{
+    const pool *p = as_const_pool(a);
+    size_t index;
+    fl_status status = locate_block(p, ptr, &index);
+    if (status != FL_OK) return status;
+    if (!is_allocated(p, index))
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "%s: block %zu at %p is free, not a live allocation", a->name,
+                        index, (void *)(uintptr_t)ptr);
+    *out = p->stride;
+    return FL_OK;
+}
+
+static size_t pool_largest_free(const fl_allocator *a)
+{
+    const pool *p = as_const_pool(a);
+    return (p->free_head != NULL || p->watermark < p->block_count) ? p->stride : 0;
+}
+
+/* Free space in a pool is never fragmented: every free block serves every request the pool
+ * accepts (size <= stride, alignment <= block_alignment), so free bytes are all usable. */
+static double pool_fragmentation(const fl_allocator *a)
+{
+    (void)a;
+    return 0.0;
+}
+
+static unsigned popcount32(uint32_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_popcount(x);
+#else
+    unsigned c = 0;
+    for (; x != 0; x &= x - 1) c++;
+    return c;
+#endif
+}
+
+static fl_status pool_validate(const fl_allocator *a)
+{
+    const pool *p = as_const_pool(a);
+    const char *name = a->name;
+    size_t n = p->block_count, stride = p->stride, w = p->watermark;
+    FLI_VALIDATE(n > 0 && w <= n, "%s: watermark %zu beyond the %zu blocks", name, w, n);
+    FLI_VALIDATE(stride >= sizeof(void *) && fli_is_pow2(p->block_alignment) && stride % p->block_alignment == 0,
+                 "%s: stride %zu is not a multiple of the block alignment %zu holding a pointer", name, stride,
+                 p->block_alignment);
+    FLI_VALIDATE(stride <= SIZE_MAX / n && a->capacity == n * stride, "%s: capacity %zu is not %zu blocks of %zu",
+                 name, a->capacity, n, stride);
+    FLI_VALIDATE(fli_is_aligned(p->first, p->block_alignment) &&
+                     p->first >= (const unsigned char *)p + POOL_HEADER_BYTES + bitmap_bytes(n),
+                 "%s: first block %p is misaligned or overlaps the bitmap", name, (void *)p->first);
+    size_t odd = stride >> p->shift;
+    FLI_VALIDATE(p->shift < FLI_SIZE_BITS && (odd & 1u) && odd << p->shift == stride && odd * p->inverse == 1,
+                 "%s: stride %zu has a wrong shift %u or inverse", name, stride, p->shift);
+
+    /* Bits below the watermark; the watermark's own word must be clear from it upwards. */
+    size_t live_words = (w + WORD_BITS - 1) / WORD_BITS;
+    size_t allocated = 0;
+    for (size_t i = 0; i < live_words; i++) allocated += popcount32(p->bitmap[i]);
+    if (w % WORD_BITS != 0) {
+        uint32_t above = ~(bit_of(w) - 1u);
+        FLI_VALIDATE((p->bitmap[w / WORD_BITS] & above) == 0, "%s: a block at or above the watermark %zu is marked allocated",
+                     name, w);
+    }
+    FLI_VALIDATE(allocated == a->counters.allocation_count, "%s: bitmap holds %zu allocated blocks, counters %zu",
+                 name, allocated, a->counters.allocation_count);
+    FLI_VALIDATE(a->counters.used_bytes == allocated * stride, "%s: used bytes %zu are not %zu blocks of %zu", name,
+                 a->counters.used_bytes, allocated, stride);
+
+    /* Every block below the watermark is either allocated or on the list, once. */
+    size_t expected = w - allocated, listed = 0;
+    for (const unsigned char *node = p->free_head; node != NULL; listed++) {
+        FLI_VALIDATE(listed < expected, "%s: free list longer than the %zu free blocks below the watermark (a cycle?)",
+                     name, expected);
+        uintptr_t addr = (uintptr_t)node, first = (uintptr_t)p->first;
+        FLI_VALIDATE(addr >= first && addr - first < (uintptr_t)w * stride,
+                     "%s: free-list entry %zu (%p) points outside the blocks below the watermark", name, listed,
+                     (void *)(uintptr_t)node);
+        size_t offset = (size_t)(addr - first), index = block_index(p, offset);
+        FLI_VALIDATE(index < n && index * stride == offset, "%s: free-list entry %zu (%p) is not a block start",
+                     name, listed, (void *)(uintptr_t)node);
+        FLI_VALIDATE(!is_allocated(p, index), "%s: free-list entry %zu is block %zu, which is allocated", name,
+                     listed, index);
+        node = next_free(node);
+    }
+    FLI_VALIDATE(listed == expected, "%s: free list holds %zu blocks but %zu below the watermark are free", name,
+                 listed, expected);
+    return FL_OK;
+}
+
+static fl_status pool_walk(const fl_allocator *a, fl_walk_fn fn, void *user)
+{
+    const pool *p = as_const_pool(a);
+    const unsigned char *block = p->first;
+    for (size_t i = 0; i < p->block_count; i++, block += p->stride) fn(block, p->stride, is_allocated(p, i), user);
+    return FL_OK;
+}
+
+const fli_allocator_ops fli_pool_ops = {
+    .init = pool_init,
+    .allocate = pool_allocate,
+    .deallocate = pool_deallocate,
+    .reset = pool_reset,
+    .owns = pool_owns,
+    .usable_size = pool_usable_size,
+    .largest_free = pool_largest_free,
+    .fragmentation = pool_fragmentation,
+    .validate = pool_validate,
+    .walk = pool_walk,
+    .mark = NULL,
+    .rewind = NULL,
+    .destroy = NULL,
+    .allocation_overhead = 0,
+    .supports_defrag = false,
+};

@@ -49,4 +49,17 @@ void fli_lock_destroy(fli_lock *lock);
 
 uint64_t fli_physical_memory(void);
 
+/*
+ * Accounting and fault injection, for tests (added with the system allocator). Counted
+ * over the whole process with atomics; they cost one relaxed atomic per call.
+ * - fli_pages_live_bytes: bytes fli_pages_map returned that fli_pages_unmap has not taken.
+ * - fli_heap_live_blocks: blocks fli_heap_alloc returned that fli_heap_free has not taken.
+ * - fli_pages_fail_after(n) / fli_heap_fail_after(n): after n more successful calls, the
+ *   next call returns NULL (once), as if the platform refused. Negative n disarms.
+ */
+size_t fli_pages_live_bytes(void);
+size_t fli_heap_live_blocks(void);
+void fli_pages_fail_after(long successes);
+void fli_heap_fail_after(long successes);
+
 #endif /* FLI_PLATFORM_H */
