@@ -438,7 +438,7 @@ static fl_status live_block_unit(const buddy *b, const void *ptr, size_t *unit_o
 static fl_status buddy_deallocate(fl_allocator *a, void *ptr)
 {
     buddy *b = (buddy *)a;
-    size_t found;
+    size_t found = 0;
     fl_status status = live_block_unit(b, ptr, &found);
     if (FLI_UNLIKELY(status != FL_OK)) return status;
 
@@ -475,7 +475,7 @@ static bool buddy_owns(const fl_allocator *a, const void *ptr)
 static fl_status buddy_usable_size(const fl_allocator *a, const void *ptr, size_t *out)
 {
     const buddy *b = (const buddy *)a;
-    size_t unit;
+    size_t unit = 0;
     fl_status status = live_block_unit(b, ptr, &unit);
     if (status != FL_OK) return status;
     *out = b->min_block << (b->map[unit] & MAP_ORDER);
