@@ -52,7 +52,7 @@ if [ "$what" = all ] || [ "$what" = targets ] || [[ " $targets " == *" $what "* 
                 echo "==> [$target] $compiler is not installed" >&2
                 exit 1
             fi
-            echo "==> [$target] skipped: $compiler is not installed (see docs/platforms.md)"
+            echo "==> [$target] skipped: $compiler is not installed (the README lists the packages)"
             continue
         fi
         scale=$target_scale
