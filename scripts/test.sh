@@ -3,15 +3,27 @@
 #   1. gcc, optimised with debug info (-Werror): the suite, the examples, the install check.
 #   2. clang with AddressSanitizer + UndefinedBehaviorSanitizer (-Werror): the suite again.
 #   3. every target CPU whose cross compiler is installed (cmake/toolchains/*.cmake), the
-#      suite under qemu-user with the randomized tests scaled down (FLMEM_TARGET_SCALE).
+#      suite under qemu-user with the randomized tests scaled down (FLMEM_TARGET_SCALE);
+#      the Web (wasm, Emscripten's emcc) under node, at full counts (FLMEM_WASM_SCALE, 1):
+#      wasm runs compiled, not emulated, and the whole stage takes well under a minute.
 # A target whose compiler is missing is reported as skipped; with FLMEM_REQUIRE_TARGETS=1
 # (CI) a missing target fails the run instead.
-# Usage: scripts/test.sh [host|targets|all]     (default all; build trees go to build/)
+# Usage: scripts/test.sh [host|targets|all|<target>]   (default all; build trees go to build/;
+#        a target is i686, armhf, mipsel, powerpc, sh4 or wasm)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${FLMEM_JOBS:-2}
 what=${1:-all}
 target_scale=${FLMEM_TARGET_SCALE:-0.05}
+wasm_scale=${FLMEM_WASM_SCALE:-1}
+targets="i686 armhf mipsel powerpc sh4 wasm"
+case " all host targets $targets " in
+*" $what "*) ;;
+*)
+    echo "usage: scripts/test.sh [host|targets|all|<target>] (targets: $targets)" >&2
+    exit 2
+    ;;
+esac
 
 run_suite() { # name, extra cmake args...
     local name=$1
@@ -29,20 +41,24 @@ if [ "$what" = all ] || [ "$what" = host ]; then
         -DFLMEM_BUILD_BENCH=OFF
 fi
 
-if [ "$what" = all ] || [ "$what" = targets ]; then
-    for toolchain in cmake/toolchains/{i686,armhf,mipsel,powerpc,sh4}.cmake; do
-        target=$(basename "$toolchain" .cmake)
+if [ "$what" = all ] || [ "$what" = targets ] || [[ " $targets " == *" $what "* ]]; then
+    for target in $targets; do
+        [ "$what" = all ] || [ "$what" = targets ] || [ "$what" = "$target" ] || continue
+        toolchain=cmake/toolchains/$target.cmake
+        [ "$target" = wasm ] && toolchain=cmake/toolchains/emscripten.cmake
         compiler=$(sed -n 's/^set(CMAKE_C_COMPILER \(.*\))$/\1/p' "$toolchain")
         if ! command -v "$compiler" >/dev/null 2>&1; then
             if [ "${FLMEM_REQUIRE_TARGETS:-0}" = 1 ]; then
                 echo "==> [$target] $compiler is not installed" >&2
                 exit 1
             fi
-            echo "==> [$target] skipped: $compiler is not installed (see docs/platforms.md)"
+            echo "==> [$target] skipped: $compiler is not installed (the README lists the packages)"
             continue
         fi
+        scale=$target_scale
+        [ "$target" = wasm ] && scale=$wasm_scale
         run_suite "$target" -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-            -DFLMEM_BUILD_SHARED=OFF -DFLMEM_BUILD_BENCH=OFF -DFLMEM_TEST_SCALE="$target_scale"
+            -DFLMEM_BUILD_SHARED=OFF -DFLMEM_BUILD_BENCH=OFF -DFLMEM_TEST_SCALE="$scale"
     done
 fi
 echo "==> all suites passed"

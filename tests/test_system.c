@@ -1,12 +1,14 @@
 /*
  * The system strategy (src/allocators/system.c): the budget, heap and page blocks, every
  * alignment, the ownership table growing and shrinking, bad input, platform refusals, and
- * that reset and destroy give back every heap block and page (counted by the platform's
- * live totals; LeakSanitizer checks the heap again under -fsanitize=address).
+ * that reset and destroy give back every heap block and page (counted by the fake
+ * platform every allocator here runs on, tests/fake_platform.h, which also fails calls on
+ * demand; LeakSanitizer checks the heap again under -fsanitize=address).
  */
 #include "harness.h"
 
 #include "allocators/allocator.h"
+#include "fake_platform.h"
 #include "platform/platform.h"
 
 #include <pthread.h>
@@ -17,15 +19,20 @@
 #define MIB (KIB * KIB)
 #define LARGE_THRESHOLD (256 * KIB) /* system.c: blocks from here on are mapped */
 
+/* Every allocator of this file calls the platform through this fake (set up in main). */
+static fake_platform fake;
+
+static size_t host_page_size(void) { return fli_page_size(fl_platform_default()); }
+
 static size_t large_threshold(void)
 {
-    return fli_page_size() > LARGE_THRESHOLD ? fli_page_size() : LARGE_THRESHOLD;
+    return host_page_size() > LARGE_THRESHOLD ? host_page_size() : LARGE_THRESHOLD;
 }
 
 /* What system.c accounts for a block: the rounded heap size, or the whole mapping. */
 static size_t expected_consumed(size_t size, size_t alignment)
 {
-    size_t page = fli_page_size();
+    size_t page = host_page_size();
     if (alignment == 0) alignment = FL_ALIGN_DEFAULT;
     if (size < large_threshold() && alignment < page) {
         size_t heap_alignment = alignment < sizeof(void *) ? sizeof(void *) : alignment;
@@ -48,6 +55,7 @@ static fl_allocator *make_system(size_t budget, bool thread_safe)
     cfg.type = FL_ALLOCATOR_SYSTEM;
     cfg.size = budget;
     cfg.thread_safe = thread_safe;
+    cfg.platform = &fake.hooks;
     fl_allocator *a = NULL;
     if (fl_allocator_create(&cfg, &a) != FL_OK) return NULL;
     return a;
@@ -71,25 +79,26 @@ static void check_stats_unchanged(const fl_allocator *a, const fl_allocator_stat
 
 static void test_create_rules(void)
 {
-    size_t pages_before = fli_pages_live_bytes(), heap_before = fli_heap_live_blocks();
+    size_t pages_before = fake_live_map_bytes(&fake), heap_before = fake_live_heap_blocks(&fake);
     fl_allocator_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.type = FL_ALLOCATOR_SYSTEM;
+    cfg.platform = &fake.hooks;
     char buffer[4096];
     cfg.buffer = buffer;
     cfg.size = sizeof buffer;
     fl_allocator *a = NULL;
     CHECK_STATUS(fl_allocator_create(&cfg, &a), FL_ERR_INVALID_PARAMETERS);
     CHECK(a == NULL);
-    CHECK_EQ_SIZE(fli_pages_live_bytes(), pages_before);
+    CHECK_EQ_SIZE(fake_live_map_bytes(&fake), pages_before);
 
     /* Budget 0: the machine's memory, capped at half the address space. */
     a = make_system(0, false);
     CHECK(a != NULL);
-    uint64_t physical = fli_physical_memory();
+    uint64_t physical = fli_physical_memory(fl_platform_default());
     size_t expected = physical == 0 || physical > (uint64_t)(SIZE_MAX / 2) ? SIZE_MAX / 2 : (size_t)physical;
     CHECK_EQ_SIZE(stats_of(a).total_capacity, expected);
-    CHECK_EQ_SIZE(fli_pages_live_bytes(), pages_before + fli_page_size()); /* the control page only */
+    CHECK_EQ_SIZE(fake_live_map_bytes(&fake), pages_before + host_page_size()); /* the control page only */
     fl_allocator_destroy(a);
 
     a = make_system(12345, false);
@@ -109,8 +118,8 @@ static void test_create_rules(void)
     CHECK_OK(fl_allocator_validate(a));
     harness_check_stats_identities(a);
     fl_allocator_destroy(a);
-    CHECK_EQ_SIZE(fli_pages_live_bytes(), pages_before);
-    CHECK_EQ_SIZE(fli_heap_live_blocks(), heap_before);
+    CHECK_EQ_SIZE(fake_live_map_bytes(&fake), pages_before);
+    CHECK_EQ_SIZE(fake_live_heap_blocks(&fake), heap_before);
 }
 
 static void test_budget_is_exact(void)
@@ -152,10 +161,10 @@ static void test_budget_is_exact(void)
     fl_allocator_destroy(a);
 
     /* Past the threshold requests round to pages, and so does largest_free. */
-    a = make_system(large_threshold() + 3 * fli_page_size() + 100, false);
+    a = make_system(large_threshold() + 3 * host_page_size() + 100, false);
     CHECK(a != NULL);
     largest = stats_of(a).largest_free_block;
-    CHECK_EQ_SIZE(largest, large_threshold() + 3 * fli_page_size());
+    CHECK_EQ_SIZE(largest, large_threshold() + 3 * host_page_size());
     CHECK_OK(fl_allocator_allocate(a, largest, 1, &p));
     memset(p, 0xA5, largest);
     CHECK_EQ_SIZE(stats_of(a).used_bytes, largest);
@@ -170,10 +179,10 @@ static void test_small_and_large_blocks(void)
     static const size_t sizes[] = {1, 7, 8, 100, 4095, 4096, 100000, LARGE_THRESHOLD - 1, LARGE_THRESHOLD,
                                    LARGE_THRESHOLD + 1, 3 * MIB + 5};
     enum { N = sizeof sizes / sizeof sizes[0] };
-    size_t heap_before = fli_heap_live_blocks();
+    size_t heap_before = fake_live_heap_blocks(&fake);
     fl_allocator *a = make_system(0, false);
     CHECK(a != NULL);
-    size_t pages_after_create = fli_pages_live_bytes();
+    size_t pages_after_create = fake_live_map_bytes(&fake);
     void *blocks[N];
     size_t used = 0, heap_blocks = 0, mapped_bytes = 0;
     uint64_t requested = 0;
@@ -192,8 +201,8 @@ static void test_small_and_large_blocks(void)
         CHECK(fl_allocator_owns(a, blocks[i]));
         CHECK_EQ_SIZE(stats_of(a).used_bytes, used);
     }
-    CHECK_EQ_SIZE(fli_heap_live_blocks(), heap_before + heap_blocks);
-    CHECK_EQ_SIZE(fli_pages_live_bytes(), pages_after_create + mapped_bytes);
+    CHECK_EQ_SIZE(fake_live_heap_blocks(&fake), heap_before + heap_blocks);
+    CHECK_EQ_SIZE(fake_live_map_bytes(&fake), pages_after_create + mapped_bytes);
     fl_allocator_stats s = stats_of(a);
     CHECK_EQ_SIZE(s.allocation_count, N);
     CHECK(same_ratio(s.allocation_efficiency, (double)requested / (double)used));
@@ -209,8 +218,8 @@ static void test_small_and_large_blocks(void)
     s = stats_of(a);
     CHECK_EQ_SIZE(s.used_bytes, 0);
     CHECK_EQ_SIZE(s.peak_used_bytes, used);
-    CHECK_EQ_SIZE(fli_heap_live_blocks(), heap_before);
-    CHECK_EQ_SIZE(fli_pages_live_bytes(), pages_after_create);
+    CHECK_EQ_SIZE(fake_live_heap_blocks(&fake), heap_before);
+    CHECK_EQ_SIZE(fake_live_map_bytes(&fake), pages_after_create);
     fl_allocator_destroy(a);
 }
 
@@ -232,7 +241,7 @@ static void test_alignments(void)
             CHECK_OK(fl_allocator_usable_size(a, p, &usable));
             CHECK(usable >= sizes[k] && usable <= consumed);
             /* An over-aligned mapping keeps its head: the block runs to the mapping's end. */
-            if (alignment > fli_page_size()) CHECK((((uintptr_t)p + usable) & (fli_page_size() - 1)) == 0);
+            if (alignment > host_page_size()) CHECK((((uintptr_t)p + usable) & (host_page_size() - 1)) == 0);
             memset(p, (int)(n & 0xFF), usable);
             blocks[n++] = p;
         }
@@ -266,13 +275,13 @@ static void test_table_grows_and_shrinks(void)
     harness_rng rng = harness_rng_seeded("table growth", 0x5157E3);
     fl_allocator *a = make_system(0, false);
     CHECK(a != NULL);
-    size_t pages_empty = fli_pages_live_bytes();
+    size_t pages_empty = fake_live_map_bytes(&fake);
     for (size_t i = 0; i < N; i++) {
         CHECK_OK(fl_allocator_allocate(a, 16, 0, &blocks[i]));
         if (i % 5000 == 0) CHECK_OK(fl_allocator_validate(a));
     }
     /* 30000 entries at most 70% full: at least 32768 slots, mapped beside the control page. */
-    size_t pages_full = fli_pages_live_bytes();
+    size_t pages_full = fake_live_map_bytes(&fake);
     CHECK(pages_full >= pages_empty + 32768 * 2 * sizeof(void *));
     CHECK_EQ_SIZE(stats_of(a).allocation_count, N);
     CHECK_OK(fl_allocator_validate(a));
@@ -286,11 +295,11 @@ static void test_table_grows_and_shrinks(void)
             /* Deletion must keep every later entry reachable. */
             for (size_t j = i + 1; j < N; j += 97) CHECK(fl_allocator_owns(a, blocks[j]));
         }
-        if (i == N - N / 50) CHECK(fli_pages_live_bytes() < pages_full); /* shrunk on the way */
+        if (i == N - N / 50) CHECK(fake_live_map_bytes(&fake) < pages_full); /* shrunk on the way */
     }
     CHECK_OK(fl_allocator_validate(a));
     CHECK_EQ_SIZE(stats_of(a).allocation_count, 0);
-    CHECK_EQ_SIZE(fli_pages_live_bytes(), pages_empty); /* back in the control page */
+    CHECK_EQ_SIZE(fake_live_map_bytes(&fake), pages_empty); /* back in the control page */
     fl_allocator_destroy(a);
     free((void *)blocks);
 }
@@ -309,7 +318,7 @@ static void test_bad_input_changes_nothing(void)
     void *foreign_heap = malloc(64);
     CHECK(foreign_heap != NULL);
     int on_stack = 0;
-    size_t pages = fli_pages_live_bytes(), heap = fli_heap_live_blocks();
+    size_t pages = fake_live_map_bytes(&fake), heap = fake_live_heap_blocks(&fake);
     fl_allocator_stats before = stats_of(a);
 
     void *p = NULL;
@@ -343,15 +352,15 @@ static void test_bad_input_changes_nothing(void)
     check_stats_unchanged(a, &before, 1);
     before = stats_of(a);
     /* Whole pages that fit, until the over-mapping for the alignment is added. */
-    CHECK_STATUS(fl_allocator_allocate(a, SIZE_MAX - 2 * fli_page_size() + 1, FL_ALIGN_MAX, &p),
+    CHECK_STATUS(fl_allocator_allocate(a, SIZE_MAX - 2 * host_page_size() + 1, FL_ALIGN_MAX, &p),
                  FL_ERR_OUT_OF_MEMORY);
     CHECK(strstr(fl_last_error()->message, "address space") != NULL);
     check_stats_unchanged(a, &before, 1);
     before = stats_of(a);
     CHECK_STATUS(fl_allocator_allocate(a, SIZE_MAX / 2 + 1, 0, &p), FL_ERR_OUT_OF_MEMORY);
     check_stats_unchanged(a, &before, 1);
-    CHECK_EQ_SIZE(fli_pages_live_bytes(), pages);
-    CHECK_EQ_SIZE(fli_heap_live_blocks(), heap);
+    CHECK_EQ_SIZE(fake_live_map_bytes(&fake), pages);
+    CHECK_EQ_SIZE(fake_live_heap_blocks(&fake), heap);
     CHECK_OK(fl_allocator_validate(a));
 
     CHECK_OK(fl_allocator_deallocate(a, small));
@@ -367,21 +376,21 @@ static void test_platform_refusals(void)
 {
     fl_allocator *a = make_system(0, false);
     CHECK(a != NULL);
-    size_t pages = fli_pages_live_bytes(), heap = fli_heap_live_blocks();
+    size_t pages = fake_live_map_bytes(&fake), heap = fake_live_heap_blocks(&fake);
     fl_allocator_stats before = stats_of(a);
     void *p = NULL;
 
-    fli_heap_fail_after(0);
+    fake_fail_nth(&fake, FAKE_HEAP_ALLOC, 1);
     CHECK_STATUS(fl_allocator_allocate(a, 100, 0, &p), FL_ERR_OUT_OF_MEMORY);
     CHECK(strstr(fl_last_error()->message, "heap refused") != NULL);
     check_stats_unchanged(a, &before, 1);
     before = stats_of(a);
-    fli_pages_fail_after(0);
+    fake_fail_nth(&fake, FAKE_MAP_PAGES, 1);
     CHECK_STATUS(fl_allocator_allocate(a, 2 * MIB, 0, &p), FL_ERR_OUT_OF_MEMORY);
     CHECK(strstr(fl_last_error()->message, "refused to map") != NULL);
     check_stats_unchanged(a, &before, 1);
-    CHECK_EQ_SIZE(fli_pages_live_bytes(), pages);
-    CHECK_EQ_SIZE(fli_heap_live_blocks(), heap);
+    CHECK_EQ_SIZE(fake_live_map_bytes(&fake), pages);
+    CHECK_EQ_SIZE(fake_live_heap_blocks(&fake), heap);
 
     /* A real refusal: a quarter of a 64-bit address space is more than any machine maps. */
     if (sizeof(size_t) == 8) {
@@ -395,38 +404,38 @@ static void test_platform_refusals(void)
 
     /* The ownership table cannot grow: heap blocks map no pages, so the first map call is
      * the table's. The block is given back and the statistics stay. */
-    fli_pages_fail_after(0);
+    fake_fail_nth(&fake, FAKE_MAP_PAGES, 1);
     fl_status status = FL_OK;
     size_t made = 0;
     for (; made < 100000; made++) {
         before = stats_of(a);
-        heap = fli_heap_live_blocks();
-        pages = fli_pages_live_bytes();
+        heap = fake_live_heap_blocks(&fake);
+        pages = fake_live_map_bytes(&fake);
         status = fl_allocator_allocate(a, 32, 0, &p);
         if (status != FL_OK) break;
     }
     CHECK_STATUS(status, FL_ERR_OUT_OF_MEMORY);
     CHECK(strstr(fl_last_error()->message, "ownership table") != NULL);
     check_stats_unchanged(a, &before, 1);
-    CHECK_EQ_SIZE(fli_heap_live_blocks(), heap);
-    CHECK_EQ_SIZE(fli_pages_live_bytes(), pages);
+    CHECK_EQ_SIZE(fake_live_heap_blocks(&fake), heap);
+    CHECK_EQ_SIZE(fake_live_map_bytes(&fake), pages);
     CHECK_OK(fl_allocator_validate(a));
 
     /* The same with a mapped block: its map succeeds, the table's fails, the pages go back. */
     before = stats_of(a);
-    fli_pages_fail_after(1);
+    fake_fail_nth(&fake, FAKE_MAP_PAGES, 2);
     CHECK_STATUS(fl_allocator_allocate(a, MIB, 0, &p), FL_ERR_OUT_OF_MEMORY);
     check_stats_unchanged(a, &before, 1);
-    CHECK_EQ_SIZE(fli_pages_live_bytes(), pages);
+    CHECK_EQ_SIZE(fake_live_map_bytes(&fake), pages);
     CHECK_OK(fl_allocator_validate(a));
 
     /* Disarmed (the countdown fired), the same request succeeds and the table grows. */
     CHECK_OK(fl_allocator_allocate(a, MIB, 0, &p));
-    CHECK(fli_pages_live_bytes() > pages + MIB);
+    CHECK(fake_live_map_bytes(&fake) > pages + MIB);
     CHECK_EQ_SIZE(stats_of(a).allocation_count, made + 1);
     CHECK_OK(fl_allocator_validate(a));
-    fli_pages_fail_after(-1);
-    fli_heap_fail_after(-1);
+    fake_fail_nth(&fake, FAKE_MAP_PAGES, 0);
+    fake_fail_nth(&fake, FAKE_HEAP_ALLOC, 0);
     fl_allocator_destroy(a);
 }
 
@@ -470,14 +479,14 @@ static void test_walk_reports_every_block(void)
 
 static void test_reset_and_destroy_leave_nothing(void)
 {
-    size_t pages_before = fli_pages_live_bytes(), heap_before = fli_heap_live_blocks();
+    size_t pages_before = fake_live_map_bytes(&fake), heap_before = fake_live_heap_blocks(&fake);
     fl_allocator *a = make_system(0, false);
     CHECK(a != NULL);
     void *p = NULL;
     for (int round = 0; round < 2; round++) {
         for (size_t i = 0; i < 5000; i++) CHECK_OK(fl_allocator_allocate(a, 1 + i % 700, 0, &p));
         for (size_t i = 0; i < 20; i++) CHECK_OK(fl_allocator_allocate(a, MIB + i, i % 2 ? 0 : 16 * KIB, &p));
-        CHECK(fli_heap_live_blocks() == heap_before + 5000);
+        CHECK(fake_live_heap_blocks(&fake) == heap_before + 5000);
         fl_allocator_stats s = stats_of(a);
         CHECK(s.used_bytes > 20 * MIB);
         fl_allocator_reset(a);
@@ -487,8 +496,8 @@ static void test_reset_and_destroy_leave_nothing(void)
         CHECK(s.peak_used_bytes > 20 * MIB);
         CHECK(s.total_allocations == s.total_deallocations);
         CHECK(s.allocation_efficiency == 1.0);
-        CHECK_EQ_SIZE(fli_heap_live_blocks(), heap_before);
-        CHECK_EQ_SIZE(fli_pages_live_bytes(), pages_before + fli_page_size());
+        CHECK_EQ_SIZE(fake_live_heap_blocks(&fake), heap_before);
+        CHECK_EQ_SIZE(fake_live_map_bytes(&fake), pages_before + host_page_size());
         CHECK_OK(fl_allocator_validate(a));
         harness_check_stats_identities(a);
     }
@@ -496,8 +505,8 @@ static void test_reset_and_destroy_leave_nothing(void)
     for (size_t i = 0; i < 3000; i++) CHECK_OK(fl_allocator_allocate(a, 24, 0, &p));
     CHECK_OK(fl_allocator_allocate(a, 3 * MIB, FL_ALIGN_MAX, &p));
     fl_allocator_destroy(a);
-    CHECK_EQ_SIZE(fli_heap_live_blocks(), heap_before);
-    CHECK_EQ_SIZE(fli_pages_live_bytes(), pages_before);
+    CHECK_EQ_SIZE(fake_live_heap_blocks(&fake), heap_before);
+    CHECK_EQ_SIZE(fake_live_map_bytes(&fake), pages_before);
 }
 
 static void test_validate_catches_broken_counters(void)
@@ -539,7 +548,7 @@ static void test_statistics(void)
     CHECK_EQ_SIZE(s.used_bytes, consumed + 128);
     CHECK(same_ratio(s.allocation_efficiency, 110.0 / (double)(consumed + 128)));
     /* Budget left past the threshold: what alignment 1 gets is whole pages. */
-    CHECK_EQ_SIZE(s.largest_free_block, (MIB - consumed - 128) / fli_page_size() * fli_page_size());
+    CHECK_EQ_SIZE(s.largest_free_block, (MIB - consumed - 128) / host_page_size() * host_page_size());
     CHECK(s.total_allocations == 2 && s.total_deallocations == 0 && s.failed_allocations == 0);
     CHECK_OK(fl_allocator_deallocate(a, q));
     s = stats_of(a);
@@ -615,8 +624,19 @@ static void test_threads(void)
     fl_allocator_destroy(a);
 }
 
+/* After every test: nothing mapped, allocated or locked is left behind. */
+static void test_fake_platform_left_clean(void)
+{
+    CHECK_EQ_SIZE(fake_live_map_bytes(&fake), 0);
+    CHECK_EQ_SIZE(fake_live_heap_blocks(&fake), 0);
+    CHECK_EQ_SIZE(fake_live_locks(&fake), 0);
+    CHECK(fake_live_clean(&fake));
+    CHECK(fake_calls(&fake, FAKE_HEAP_ALLOC) > 0 && fake_calls(&fake, FAKE_LOCK_INIT) > 0);
+}
+
 int main(void)
 {
+    fake_platform_init(&fake, fl_platform_default());
     RUN(test_create_rules);
     RUN(test_budget_is_exact);
     RUN(test_small_and_large_blocks);
@@ -629,5 +649,6 @@ int main(void)
     RUN(test_validate_catches_broken_counters);
     RUN(test_statistics);
     RUN(test_threads);
+    RUN(test_fake_platform_left_clean);
     return harness_finish();
 }

@@ -7,6 +7,7 @@
  */
 #include "harness.h"
 
+#include "fake_platform.h"
 #include "platform/platform.h"
 
 #include <stdlib.h>
@@ -17,6 +18,11 @@
 #define BUDGET (64 * MIB)
 #define MAX_LIVE 24000
 #define PATTERN_EDGE 64 /* bytes checked at each end of a block too large to fill */
+
+/* The allocator calls the platform through this fake, which counts live blocks and pages. */
+static fake_platform fake;
+
+static size_t host_page_size(void) { return fli_page_size(fl_platform_default()); }
 
 typedef struct model_block {
     void *ptr;
@@ -32,13 +38,13 @@ typedef struct model {
 
 static size_t large_threshold(void)
 {
-    return fli_page_size() > 256 * KIB ? fli_page_size() : 256 * KIB;
+    return host_page_size() > 256 * KIB ? host_page_size() : 256 * KIB;
 }
 
 /* system.c's accounting (its header comment): rounded heap size, or the whole mapping. */
 static size_t expected_consumed(size_t size, size_t alignment, int *mapped)
 {
-    size_t page = fli_page_size();
+    size_t page = host_page_size();
     if (alignment == 0) alignment = FL_ALIGN_DEFAULT;
     *mapped = !(size < large_threshold() && alignment < page);
     if (!*mapped) {
@@ -163,7 +169,7 @@ static void test_model(void)
 {
     harness_rng rng = harness_rng_seeded("system model", 0x5E5A11C0FFEEull);
     uint64_t ops = harness_scaled(1000000);
-    size_t pages_before = fli_pages_live_bytes(), heap_before = fli_heap_live_blocks();
+    size_t pages_before = fake_live_map_bytes(&fake), heap_before = fake_live_heap_blocks(&fake);
     model m;
     memset(&m, 0, sizeof m);
     m.blocks = (model_block *)calloc(MAX_LIVE, sizeof *m.blocks);
@@ -173,6 +179,7 @@ static void test_model(void)
     memset(&cfg, 0, sizeof cfg);
     cfg.type = FL_ALLOCATOR_SYSTEM;
     cfg.size = BUDGET;
+    cfg.platform = &fake.hooks;
     fl_allocator *a = NULL;
     CHECK_OK(fl_allocator_create(&cfg, &a));
 
@@ -196,8 +203,8 @@ static void test_model(void)
             m.live = 0;
             m.used = 0;
             m.requested = m.consumed = 0;
-            CHECK_EQ_SIZE(fli_heap_live_blocks(), heap_before);
-            CHECK_EQ_SIZE(fli_pages_live_bytes(), pages_before + fli_page_size());
+            CHECK_EQ_SIZE(fake_live_heap_blocks(&fake), heap_before);
+            CHECK_EQ_SIZE(fake_live_map_bytes(&fake), pages_before + host_page_size());
         }
     }
     CHECK_OK(fl_allocator_validate(a));
@@ -205,10 +212,11 @@ static void test_model(void)
     while (m.live > 0) model_free(a, &m, &rng, 1);
     CHECK_OK(fl_allocator_validate(a));
     check_against_model(a, &m);
-    CHECK_EQ_SIZE(fli_heap_live_blocks(), heap_before);
-    CHECK_EQ_SIZE(fli_pages_live_bytes(), pages_before + fli_page_size()); /* table back inline */
+    CHECK_EQ_SIZE(fake_live_heap_blocks(&fake), heap_before);
+    CHECK_EQ_SIZE(fake_live_map_bytes(&fake), pages_before + host_page_size()); /* table back inline */
     fl_allocator_destroy(a);
-    CHECK_EQ_SIZE(fli_pages_live_bytes(), pages_before);
+    CHECK_EQ_SIZE(fake_live_map_bytes(&fake), pages_before);
+    CHECK(fake_live_clean(&fake));
     printf("system model: %llu ops, peak %zu bytes in use, %llu budget refusals\n", (unsigned long long)ops,
            m.peak, (unsigned long long)m.failed);
     free(m.blocks);
@@ -216,6 +224,7 @@ static void test_model(void)
 
 int main(void)
 {
+    fake_platform_init(&fake, fl_platform_default());
     RUN(test_model);
     return harness_finish();
 }

@@ -243,6 +243,12 @@ typedef struct fl_defrag_result {
  * - system_memory(&available, &total): the machine's (or its container's) available and
  *   total bytes right now; false when unknown.
  * - now_ns: a monotonic clock in nanoseconds.
+ * - pressure_stall(&pct) (added after the table above was fixed, hence last): the share
+ *   of recent wall time, in percent 0..100, in which some task waited for memory (Linux
+ *   pressure stall information, /proc/pressure/memory "some avg10": a 10-second average);
+ *   false when the platform has no such signal. A rising value warns before available
+ *   memory runs out.
+ * - A table is used by pointer: it must outlive every object created with it.
  * ------------------------------------------------------------------------------------- */
 
 #define FL_SYNC_STORAGE_BYTES 64
@@ -268,6 +274,7 @@ typedef struct fl_platform_hooks {
     bool (*system_memory)(void *user, uint64_t *available, uint64_t *total);
     uint64_t (*physical_memory)(void *user);
     uint64_t (*now_ns)(void *user);
+    bool (*pressure_stall)(void *user, double *some_avg10_pct);
 } fl_platform_hooks;
 
 /* The table of the platform this library was built for. Never NULL. */
@@ -294,10 +301,37 @@ typedef struct fl_allocator_config {
     void *buffer;     /* NULL: take `size` bytes from the platform */
     size_t size;      /* bytes of `buffer`, control block included */
     size_t block_size, block_alignment; /* pool: every block's size and alignment (0: default) */
-    size_t min_block;                   /* buddy: smallest block, a power of two (0: default) */
+    size_t min_block;                   /* buddy: smallest block, a power of two >= 8 (0: 64) */
     bool thread_safe;                   /* serialise every call with a lock of its own */
-    const fl_platform_hooks *platform;  /* NULL: fl_platform_default() (added beyond API.md) */
+    const fl_platform_hooks *platform;  /* NULL: fl_platform_default(); kept by pointer
+                                           (added beyond API.md) */
+    /* Memory managed from outside (added beyond API.md; for VRAM or sound RAM the CPU must
+     * not write headers into). When managed is non-NULL, the allocator hands out blocks of
+     * exactly [managed, managed + managed_size) and keeps every byte of its bookkeeping in
+     * buffer/size (which then holds only the control block); it never reads or writes the
+     * managed memory. Buddy only; other types answer FL_ERR_NOT_SUPPORTED.
+     * - The buddy manages managed_size / min_block whole blocks from `managed` on (a tail
+     *   smaller than min_block is not used); buffer/size must hold
+     *   fl_buddy_control_size(managed_size, min_block) bytes after aligning the buffer to
+     *   FL_ALIGN_DEFAULT, and must not overlap the managed memory. buffer NULL: that many
+     *   bytes (pass them as size) come from platform pages.
+     * - Blocks are aligned to min(their size, FL_ALIGN_PAGE, the alignment of `managed`
+     *   itself); a larger alignment request is FL_ERR_INVALID_PARAMETERS naming the limit
+     *   (so on a base aligned to less than FL_ALIGN_DEFAULT, ask for alignment 1 explicitly).
+     * - managed_size 0 with managed set, or managed_size set with managed NULL, is
+     *   FL_ERR_INVALID_PARAMETERS; so is a control buffer that is too small (the message
+     *   names the bytes needed) or a block count above 2^32 - 1 (use a larger min_block). */
+    void *managed;
+    size_t managed_size;
 } fl_allocator_config;
+
+/* The control buffer size (`size`, for a buffer aligned to FL_ALIGN_DEFAULT) a buddy
+ * allocator needs to manage managed_size bytes of external memory with this min_block (0:
+ * the default, 64): the control block plus 9 bytes per block of min_block (1 state byte,
+ * two 32-bit free-list links). 0 when no allocator can be made from these values
+ * (min_block not a power of two >= 8, managed_size below min_block, more than 2^32 - 1
+ * blocks); fl_last_error() then says why. */
+size_t fl_buddy_control_size(size_t managed_size, size_t min_block);
 
 /* A checkpoint of a linear or stack allocator. {0} means "empty": rewinding to it frees
  * everything. Beyond API.md's `offset` (bytes in use at the mark), a marker also carries
@@ -314,7 +348,10 @@ typedef struct fl_marker {
  * type is unknown or FL_ALLOCATOR_AUTO, the buffer is too small to hold the control block
  * and one allocation, or a type-specific parameter is wrong (pool block_size 0, buddy
  * min_block not a power of two, a buffer given to the system allocator); with
- * FL_ERR_PLATFORM or FL_ERR_OUT_OF_MEMORY when the platform cannot provide the memory.
+ * FL_ERR_PLATFORM or FL_ERR_OUT_OF_MEMORY when the platform cannot provide the memory;
+ * with FL_ERR_NOT_SUPPORTED when buffer is NULL and the platform has no pages, (system)
+ * the platform has no heap, or `managed` is set for a type other than the buddy; with
+ * FL_ERR_PLATFORM when thread_safe is asked of a platform without locks.
  *
  * The system allocator takes its blocks from the platform's heap: `buffer` must be NULL
  * and `size` is its budget (0: no budget other than the platform's).

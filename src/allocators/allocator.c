@@ -1,7 +1,9 @@
 /*
  * The public allocator API: argument checks, the optional per-instance lock, platform
  * pages for allocators created without a buffer, and statistics assembled from the
- * running counters. The strategies behind `ops` see only valid arguments (allocator.h).
+ * running counters. Every OS contact goes through the allocator's own platform table
+ * (cfg->platform, or the default), kept in base.platform. The strategies behind `ops`
+ * see only valid arguments (allocator.h).
  */
 #include "allocator.h"
 
@@ -22,12 +24,12 @@ static const fli_allocator_ops *ops_for_type(fl_allocator_type type)
 
 static void lock_if_shared(const fl_allocator *a)
 {
-    if (a->thread_safe) fli_lock_acquire(&((fl_allocator *)(uintptr_t)a)->lock);
+    if (a->thread_safe) fli_lock_acquire(a->platform, &((fl_allocator *)(uintptr_t)a)->lock);
 }
 
 static void unlock_if_shared(const fl_allocator *a)
 {
-    if (a->thread_safe) fli_lock_release(&((fl_allocator *)(uintptr_t)a)->lock);
+    if (a->thread_safe) fli_lock_release(a->platform, &((fl_allocator *)(uintptr_t)a)->lock);
 }
 
 /* The memory a new allocator lives in: the caller's buffer, aligned, or platform pages. */
@@ -38,19 +40,28 @@ typedef struct placement {
     size_t pages_size;
 } placement;
 
+/* cfg->platform is resolved. Nothing is mapped unless FL_OK is returned. */
 static fl_status place_allocator(const fl_allocator_config *cfg, placement *out)
 {
+    const fl_platform_hooks *platform = cfg->platform;
     memset(out, 0, sizeof *out);
     if (cfg->type == FL_ALLOCATOR_SYSTEM) {
         if (cfg->buffer != NULL)
             return fli_fail(FL_ERR_INVALID_PARAMETERS,
                             "the system allocator takes its memory from the platform: buffer must be NULL");
+        if (!fli_has_pages(platform))
+            return fli_fail(FL_ERR_NOT_SUPPORTED,
+                            "the platform has no pages: the system allocator needs one for its control block");
         /* Its control block gets a page of its own; `size` is the budget, not a buffer. */
-        out->pages_size = fli_page_size();
+        out->pages_size = fli_page_size(platform);
     } else if (cfg->buffer == NULL) {
         if (cfg->size == 0)
             return fli_fail(FL_ERR_INVALID_PARAMETERS, "size 0: an allocator needs memory to manage");
-        if (!fli_align_up_checked(cfg->size, fli_page_size(), &out->pages_size))
+        if (!fli_has_pages(platform))
+            return fli_fail(FL_ERR_NOT_SUPPORTED,
+                            "no buffer was given and the platform has no pages to map %zu bytes from: pass a buffer",
+                            cfg->size);
+        if (!fli_align_up_checked(cfg->size, fli_page_size(platform), &out->pages_size))
             return fli_fail(FL_ERR_INVALID_PARAMETERS, "size %zu overflows when rounded to pages", cfg->size);
     } else {
         uintptr_t start = fli_align_up_addr((uintptr_t)cfg->buffer, FL_ALIGN_DEFAULT);
@@ -61,7 +72,7 @@ static fl_status place_allocator(const fl_allocator_config *cfg, placement *out)
         out->size = cfg->size - skipped;
         return FL_OK;
     }
-    out->pages = fli_pages_map(out->pages_size);
+    out->pages = fli_map_pages(platform, out->pages_size);
     if (out->pages == NULL)
         return fli_fail(FL_ERR_OUT_OF_MEMORY, "the platform could not map %zu bytes", out->pages_size);
     out->memory = out->pages;
@@ -77,19 +88,39 @@ fl_status fl_allocator_create(const fl_allocator_config *cfg, fl_allocator **out
     if (ops == NULL)
         return fli_fail(FL_ERR_INVALID_PARAMETERS, "allocator type %d is not a strategy that can be created",
                         (int)cfg->type);
+    /* The strategies see the table they will run on, never NULL. */
+    fl_allocator_config resolved = *cfg;
+    resolved.platform = fli_platform_or_default(cfg->platform);
+    const fl_platform_hooks *platform = resolved.platform;
+    if (cfg->thread_safe && !fli_has_locks(platform))
+        return fli_fail(FL_ERR_PLATFORM, "thread_safe was asked of a platform without locks");
+
+    /* Memory managed without touching it: only the buddy keeps all its bookkeeping outside. */
+    if (cfg->managed != NULL && cfg->type != FL_ALLOCATOR_BUDDY)
+        return fli_fail(FL_ERR_NOT_SUPPORTED,
+                        "a %s allocator keeps bookkeeping in its memory: only the buddy takes managed memory",
+                        fl_allocator_type_str(cfg->type));
+    if (cfg->managed != NULL && cfg->managed_size == 0)
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "managed memory %p of 0 bytes", cfg->managed);
+    if (cfg->managed == NULL && cfg->managed_size != 0)
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "managed_size %zu given without managed memory",
+                        cfg->managed_size);
 
     placement where;
-    fl_status status = place_allocator(cfg, &where);
+    fl_status status = place_allocator(&resolved, &where);
     if (status != FL_OK) return status;
 
     fl_allocator *a = NULL;
-    status = ops->init(where.memory, where.size, cfg, &a);
-    if (status == FL_OK && cfg->thread_safe && !fli_lock_init(&a->lock)) {
-        if (ops->destroy) ops->destroy(a);
-        status = fli_fail(FL_ERR_PLATFORM, "the platform could not create a lock");
+    status = ops->init(where.memory, where.size, &resolved, &a);
+    if (status == FL_OK) {
+        a->platform = platform; /* before anything that may call ops->destroy */
+        if (cfg->thread_safe && !fli_lock_init(platform, &a->lock)) {
+            if (ops->destroy) ops->destroy(a);
+            status = fli_fail(FL_ERR_PLATFORM, "the platform could not create a lock");
+        }
     }
     if (status != FL_OK) {
-        if (where.pages) fli_pages_unmap(where.pages, where.pages_size);
+        if (where.pages) fli_unmap_pages(platform, where.pages, where.pages_size);
         return status;
     }
     a->ops = ops;
@@ -106,11 +137,13 @@ fl_status fl_allocator_create(const fl_allocator_config *cfg, fl_allocator **out
 void fl_allocator_destroy(fl_allocator *a)
 {
     if (a == NULL) return;
+    /* Copied out first: the control block may live in the pages unmapped last. */
+    const fl_platform_hooks *platform = a->platform;
     void *pages = a->pages;
     size_t pages_size = a->pages_size;
     if (a->ops->destroy) a->ops->destroy(a);
-    if (a->thread_safe) fli_lock_destroy(&a->lock);
-    if (pages) fli_pages_unmap(pages, pages_size);
+    if (a->thread_safe) fli_lock_destroy(platform, &a->lock);
+    if (pages) fli_unmap_pages(platform, pages, pages_size);
 }
 
 fl_status fl_allocator_allocate(fl_allocator *a, size_t size, size_t alignment, void **out)
@@ -119,7 +152,7 @@ fl_status fl_allocator_allocate(fl_allocator *a, size_t size, size_t alignment, 
         return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_allocator_allocate: %s is NULL", a ? "out" : "allocator");
     if (FLI_UNLIKELY(size == 0))
         return fli_fail(FL_ERR_INVALID_PARAMETERS, "size 0 is not an allocation");
-    size_t align;
+    size_t align = FL_ALIGN_DEFAULT; /* set again by the check; this quiets gcc */
     fl_status status = fli_check_alignment(alignment, &align);
     if (FLI_UNLIKELY(status != FL_OK)) return status;
 

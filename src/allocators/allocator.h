@@ -36,6 +36,7 @@ struct fl_allocator {
     const char *name;
     fl_allocator_type type;
     bool thread_safe;
+    const fl_platform_hooks *platform; /* cfg->platform or the default: every OS call */
     size_t capacity; /* bytes the strategy manages: used + free, fixed at create */
     void *pages;     /* non-NULL when the memory came from the platform at create */
     size_t pages_size;
@@ -47,6 +48,7 @@ struct fli_allocator_ops {
     /* Builds the strategy inside [memory, memory + size): `memory` is aligned to
      * FL_ALIGN_DEFAULT; the control block (starting with struct fl_allocator) goes first.
      * Fills base.capacity; allocator.c fills the rest of the base after init succeeds.
+     * cfg->platform is resolved (never NULL) and is what base.platform will be.
      * FL_ERR_INVALID_PARAMETERS when the config or the size cannot work. */
     fl_status (*init)(void *memory, size_t size, const fl_allocator_config *cfg, fl_allocator **out);
     fl_status (*allocate)(fl_allocator *a, size_t size, size_t alignment, void **out);

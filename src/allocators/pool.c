@@ -199,7 +199,7 @@ static fl_status pool_allocate(fl_allocator *a, size_t size, size_t alignment, v
                         a->name, alignment, p->block_alignment);
     }
     unsigned char *block = p->free_head;
-    size_t index;
+    size_t index = 0;
     if (block != NULL) {
         p->free_head = next_free(block);
         index = block_index(p, (size_t)(block - p->first));
@@ -241,7 +241,7 @@ static fl_status locate_block(const pool *p, const void *ptr, size_t *index)
 static fl_status pool_deallocate(fl_allocator *a, void *ptr)
 {
     pool *p = as_pool(a);
-    size_t index;
+    size_t index = 0;
     fl_status status = locate_block(p, ptr, &index);
     if (FLI_UNLIKELY(status != FL_OK)) return status;
     if (FLI_UNLIKELY(!is_allocated(p, index)))
@@ -273,7 +273,7 @@ static bool pool_owns(const fl_allocator *a, const void *ptr)
 static fl_status pool_usable_size(const fl_allocator *a, const void *ptr, size_t *out)
 {
     const pool *p = as_const_pool(a);
-    size_t index;
+    size_t index = 0;
     fl_status status = locate_block(p, ptr, &index);
     if (status != FL_OK) return status;
     if (!is_allocated(p, index))

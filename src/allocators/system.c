@@ -3,12 +3,15 @@
  * accounts the other strategies keep, a budget, and an exact record of which pointers are
  * its live blocks.
  *
+ * Every platform call goes through the allocator's own table, base.platform (a platform
+ * without a heap cannot have a system allocator: create says FL_ERR_NOT_SUPPORTED).
+ *
  * Where a block comes from:
  * - small: size < large_threshold (256 KiB, or the page size if that is bigger) and
- *   alignment < page size -> fli_heap_alloc(round_up(size, a), a), a = max(alignment,
+ *   alignment < page size -> heap_alloc(round_up(size, a), a), a = max(alignment,
  *   sizeof(void *)). The size is rounded to the alignment so that a C11 aligned_alloc
  *   backend may serve it too; the caller may use every byte of the rounded size.
- * - large or page-aligned: anything else -> fli_pages_map(round_up(size, page)). Alignment
+ * - large or page-aligned: anything else -> map_pages(round_up(size, page)). Alignment
  *   up to the page size comes free; a larger one (up to FL_ALIGN_MAX) maps alignment - page
  *   extra bytes and keeps the whole mapping, remembering how far into it the block starts
  *   (the platform contract unmaps only whole mappings, so there is no trimming).
@@ -31,7 +34,7 @@
  * Memory layout:
  *
  *   control page (allocator.c maps it, one page)      ownership table, when it outgrows
- *   +------------------+--------------------------+    the control page (fli_pages_map)
+ *   +------------------+--------------------------+    the control page (map_pages)
  *   | system_allocator | inline slots [2^k]       |    +------------------------------+
  *   | (fl_allocator    | (the table while small)  |    | slots [capacity], power of 2 |
  *   |  first)          |                          |    +------------------------------+
@@ -67,7 +70,7 @@ typedef struct system_slot {
     uintptr_t block; /* the caller's pointer; 0 marks an empty slot */
     size_t consumed; /* bytes asked of the platform: the heap size or the whole mapping */
     size_t head;     /* mapped: bytes from the mapping's start to the block; heap: 0 */
-    bool mapped;     /* true: fli_pages_unmap(block - head, consumed); false: fli_heap_free */
+    bool mapped;     /* true: unmap_pages(block - head, consumed); false: heap_free */
 } system_slot;
 
 typedef struct system_allocator {
@@ -152,7 +155,7 @@ static bool table_resize(system_allocator *s, size_t capacity)
         if (capacity > SIZE_MAX / sizeof(system_slot) ||
             !fli_align_up_checked(capacity * sizeof(system_slot), s->page_size, &bytes))
             return false;
-        slots = (system_slot *)fli_pages_map(bytes);
+        slots = (system_slot *)fli_map_pages(s->base.platform, bytes);
         if (slots == NULL) return false;
     } else {
         /* Only a mapped table shrinks to here; old entries may linger in the page. */
@@ -163,26 +166,26 @@ static bool table_resize(system_allocator *s, size_t capacity)
     table_set_shape(s, slots, capacity, bytes);
     for (size_t i = 0; i < old_capacity; i++)
         if (old[i].block != 0) table_place(s, &old[i]);
-    if (old_bytes) fli_pages_unmap(old, old_bytes);
+    if (old_bytes) fli_unmap_pages(s->base.platform, old, old_bytes);
     return true;
 }
 
 /* ---- blocks ------------------------------------------------------------------------------- */
 
-static void release_block(const system_slot *slot)
+static void release_block(const system_allocator *s, const system_slot *slot)
 {
     if (slot->mapped)
-        fli_pages_unmap((void *)(slot->block - slot->head), slot->consumed);
+        fli_unmap_pages(s->base.platform, (void *)(slot->block - slot->head), slot->consumed);
     else
-        fli_heap_free((void *)slot->block);
+        fli_heap_free(s->base.platform, (void *)slot->block);
 }
 
 /* Gives every block back and returns the table to the empty control-page slots. */
 static void release_everything(system_allocator *s)
 {
     for (size_t i = 0; i < s->capacity; i++)
-        if (s->slots[i].block != 0) release_block(&s->slots[i]);
-    if (s->table_bytes) fli_pages_unmap(s->slots, s->table_bytes);
+        if (s->slots[i].block != 0) release_block(s, &s->slots[i]);
+    if (s->table_bytes) fli_unmap_pages(s->base.platform, s->slots, s->table_bytes);
     memset(s->inline_slots, 0, s->inline_capacity * sizeof(system_slot));
     table_set_shape(s, s->inline_slots, s->inline_capacity, 0);
     s->count = 0;
@@ -197,17 +200,21 @@ static fl_status system_init(void *memory, size_t size, const fl_allocator_confi
         return fli_fail(FL_ERR_INVALID_PARAMETERS,
                         "the system allocator's control block needs %zu bytes, it was given %zu",
                         sizeof(system_allocator) + SYSTEM_MIN_INLINE_SLOTS * sizeof(system_slot), size);
+    const fl_platform_hooks *platform = cfg->platform;
+    if (!fli_has_heap(platform))
+        return fli_fail(FL_ERR_NOT_SUPPORTED, "the platform has no heap for a system allocator to take blocks from");
     system_allocator *s = (system_allocator *)memory;
     memset(s, 0, size);
+    s->base.platform = platform; /* allocator.c sets it too; the table needs it from here on */
 
     size_t budget = cfg->size;
     if (budget == 0) {
         /* No budget given: the machine's memory, or half the address space if unknown. */
-        uint64_t physical = fli_physical_memory();
+        uint64_t physical = fli_physical_memory(platform);
         budget = physical == 0 || physical > (uint64_t)(SIZE_MAX / 2) ? SIZE_MAX / 2 : (size_t)physical;
     }
     s->base.capacity = budget;
-    s->page_size = fli_page_size();
+    s->page_size = fli_page_size(platform);
     s->large_threshold = s->page_size > SYSTEM_LARGE_THRESHOLD ? s->page_size : SYSTEM_LARGE_THRESHOLD;
     s->inline_capacity = (size_t)1 << fli_log2_floor(room / sizeof(system_slot));
     table_set_shape(s, s->inline_slots, s->inline_capacity, 0);
@@ -237,13 +244,13 @@ static fl_status system_allocate(fl_allocator *a, size_t size, size_t alignment,
                         a->name, size, entry.consumed, a->counters.used_bytes, a->capacity);
 
     if (FLI_LIKELY(!entry.mapped)) {
-        void *block = fli_heap_alloc(entry.consumed, heap_alignment);
+        void *block = fli_heap_alloc(a->platform, entry.consumed, heap_alignment);
         if (block == NULL)
             return fli_fail(FL_ERR_OUT_OF_MEMORY, "%s: the platform heap refused %zu bytes aligned to %zu",
                             a->name, entry.consumed, heap_alignment);
         entry.block = (uintptr_t)block;
     } else {
-        void *pages = fli_pages_map(entry.consumed);
+        void *pages = fli_map_pages(a->platform, entry.consumed);
         if (pages == NULL)
             return fli_fail(FL_ERR_OUT_OF_MEMORY, "%s: the platform refused to map %zu bytes", a->name,
                             entry.consumed);
@@ -253,7 +260,7 @@ static fl_status system_allocate(fl_allocator *a, size_t size, size_t alignment,
 
     /* The block exists before the table grows, so a refused growth gives it back. */
     if (FLI_UNLIKELY(s->count >= s->grow_at) && !table_resize(s, s->capacity * 2)) {
-        release_block(&entry);
+        release_block(s, &entry);
         return fli_fail(FL_ERR_OUT_OF_MEMORY, "%s: the ownership table could not grow past %zu slots",
                         a->name, s->capacity);
     }
@@ -274,7 +281,7 @@ static fl_status system_deallocate(fl_allocator *a, void *ptr)
     system_slot entry = *slot;
     table_remove(s, slot);
     s->count--;
-    release_block(&entry);
+    release_block(s, &entry);
     fli_count_deallocation(&a->counters, entry.consumed);
     /* A refused shrink leaves a larger, still correct table: nothing to report. */
     if (FLI_UNLIKELY(s->count < s->shrink_at)) (void)table_resize(s, s->capacity / 2);

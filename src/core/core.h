@@ -124,8 +124,21 @@ static inline unsigned fli_log2_floor32(uint32_t x)
 
 /* ---- argument checks shared by every public entry point ------------------------------- */
 
+/* The failure half of fli_check_alignment, out of line: records why `alignment` is bad. */
+fl_status fli_fail_alignment(size_t alignment);
+
 /* Resolves alignment 0 to FL_ALIGN_DEFAULT and rejects non-powers of two and values above
- * FL_ALIGN_MAX, with a message naming the value. */
-fl_status fli_check_alignment(size_t alignment, size_t *resolved);
+ * FL_ALIGN_MAX, with a message naming the value. Inline: it is on every allocation path. */
+static inline fl_status fli_check_alignment(size_t alignment, size_t *resolved)
+{
+    if (FLI_LIKELY(alignment == 0)) {
+        *resolved = FL_ALIGN_DEFAULT;
+        return FL_OK;
+    }
+    if (FLI_UNLIKELY((alignment & (alignment - 1)) != 0 || alignment > FL_ALIGN_MAX))
+        return fli_fail_alignment(alignment);
+    *resolved = alignment;
+    return FL_OK;
+}
 
 #endif /* FLI_CORE_H */

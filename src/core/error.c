@@ -105,18 +105,10 @@ const fl_error *fl_last_error(void)
     return &last_error.error;
 }
 
-fl_status fli_check_alignment(size_t alignment, size_t *resolved)
+fl_status fli_fail_alignment(size_t alignment)
 {
-    if (alignment == 0) {
-        *resolved = FL_ALIGN_DEFAULT;
-        return FL_OK;
-    }
     if (!fli_is_pow2(alignment))
         return fli_fail(FL_ERR_INVALID_PARAMETERS, "alignment %zu is not a power of two", alignment);
-    if (alignment > FL_ALIGN_MAX)
-        return fli_fail(FL_ERR_INVALID_PARAMETERS,
-                        "alignment %zu exceeds the largest supported alignment %zu", alignment,
-                        FL_ALIGN_MAX);
-    *resolved = alignment;
-    return FL_OK;
+    return fli_fail(FL_ERR_INVALID_PARAMETERS, "alignment %zu exceeds the largest supported alignment %zu",
+                    alignment, FL_ALIGN_MAX);
 }

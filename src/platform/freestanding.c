@@ -1,53 +1,42 @@
 /*
- * The freestanding backend of platform.h, for consoles and bare metal (Dreamcast, PSP
- * homebrew without an OS allocator, and our SH-4 tests): there is no operating system.
- * - No pages and no heap: allocators live in memory the game hands over (a buffer per
- *   allocator), so map/heap answer NULL and creating an allocator without a buffer fails
- *   cleanly with FL_ERR_OUT_OF_MEMORY.
- * - No locks: fli_lock_init answers false, so asking for a thread-safe allocator fails with
- *   FL_ERR_PLATFORM instead of silently giving an unprotected one.
- * - The C library's string functions the compiler may emit calls to (memcpy, memset,
- *   memmove, memcmp) are defined here, since a freestanding program links no libc.
+ * The freestanding platform table, for consoles and bare metal (Dreamcast, PSP homebrew
+ * without an OS allocator, and our SH-4 tests): there is no operating system, so the table
+ * has a page size and nothing else (include/flight/memory.h, "Platform hooks"):
+ * - no pages and no heap: allocators live in memory the game hands over (a buffer each);
+ *   creating one without a buffer, or a system allocator, is FL_ERR_NOT_SUPPORTED;
+ * - no locks: asking for a thread-safe allocator is FL_ERR_PLATFORM rather than an
+ *   unprotected one handed out in silence; no condition variables: timeouts fail at once;
+ * - no shared memory, no clock, no memory facts: no operating-system pressure signal.
+ * A port that has some of these (a console SDK's VRAM allocator, a tick counter) passes
+ * its own table through the configs' `platform` field.
+ *
+ * In a freestanding build (FLI_FREESTANDING) this file is the backend: it answers
+ * fl_platform_default() and defines the C library's string functions the compiler may
+ * emit calls to, since nothing links a C library. Hosted builds compile it too, for the
+ * table alone (fli_platform_freestanding), so the host's tests can check it.
  */
 #include "platform.h"
 
 #include "../core/core.h"
 
-size_t fli_page_size(void) { return 4096; }
-
-void *fli_pages_map(size_t size)
+/* 4 KiB is the MMU page of SH-4 and of most targets: allocators round buffers to it. */
+static size_t freestanding_page_size(void *user)
 {
-    (void)size;
-    return NULL;
+    (void)user;
+    return 4096;
 }
 
-void fli_pages_unmap(void *pages, size_t size)
-{
-    (void)pages;
-    (void)size;
-}
+static const fl_platform_hooks freestanding_hooks = {
+    .user = NULL,
+    .page_size = freestanding_page_size,
+    /* Every other hook: absent. Designated initialisers leave them NULL. */
+};
 
-void *fli_heap_alloc(size_t size, size_t alignment)
-{
-    (void)size;
-    (void)alignment;
-    return NULL;
-}
+const fl_platform_hooks *fli_platform_freestanding(void) { return &freestanding_hooks; }
 
-void fli_heap_free(void *block) { (void)block; }
+#if defined(FLI_FREESTANDING)
 
-bool fli_lock_init(fli_lock *lock)
-{
-    (void)lock;
-    return false;
-}
-
-/* Never reached: no lock is ever initialised on this platform. */
-void fli_lock_acquire(fli_lock *lock) { (void)lock; }
-void fli_lock_release(fli_lock *lock) { (void)lock; }
-void fli_lock_destroy(fli_lock *lock) { (void)lock; }
-
-uint64_t fli_physical_memory(void) { return 0; }
+const fl_platform_hooks *fl_platform_default(void) { return &freestanding_hooks; }
 
 /* Byte loops are enough: the allocators copy and clear little (defragmentation and
  * FL_FLAG_ZERO are the big users, and a console port can supply tuned versions). */
@@ -86,9 +75,4 @@ int memcmp(const void *a, const void *b, size_t n)
     return 0;
 }
 
-/* Test accounting (platform.h): nothing is ever mapped or taken from a heap here, and
- * every such call already fails, so there is nothing to count or inject. */
-size_t fli_pages_live_bytes(void) { return 0; }
-size_t fli_heap_live_blocks(void) { return 0; }
-void fli_pages_fail_after(long successes) { (void)successes; }
-void fli_heap_fail_after(long successes) { (void)successes; }
+#endif /* FLI_FREESTANDING */

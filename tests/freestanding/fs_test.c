@@ -4,7 +4,8 @@
  * inside caller memory gets a randomized run against a model of its live blocks: each block
  * carries a byte pattern checked before it is freed, validate() and the statistics
  * identities are checked every few hundred operations, and bad frees must be refused.
- * The platform-backed paths must fail cleanly: there are no pages, heap or locks here.
+ * The platform-backed paths must fail cleanly: there are no pages, heap or locks here
+ * (the freestanding table has a page size and nothing else).
  */
 #include "fs.h"
 
@@ -174,16 +175,30 @@ static void randomized_run(fl_allocator_type type)
     fl_allocator_destroy(a);
 }
 
-/* With no operating system, whatever needs one fails cleanly. */
+/* With no operating system, the platform table has a page size and nothing else, and
+ * whatever needs more fails cleanly. */
 static void platform_paths_fail_cleanly(void)
 {
+    const fl_platform_hooks *p = fl_platform_default();
+    EXPECT(p != 0 && p->page_size != 0 && p->page_size(p->user) == 4096);
+    EXPECT(p->map_pages == 0 && p->unmap_pages == 0 && p->release_pages == 0);
+    EXPECT(p->heap_alloc == 0 && p->heap_free == 0);
+    EXPECT(p->lock_init == 0 && p->lock_acquire == 0 && p->lock_release == 0 && p->lock_destroy == 0);
+    EXPECT(p->cond_init == 0 && p->cond_wait == 0 && p->cond_broadcast == 0 && p->cond_destroy == 0);
+    EXPECT(p->shared_map == 0 && p->shared_unmap == 0);
+    EXPECT(p->system_memory == 0 && p->physical_memory == 0 && p->now_ns == 0 && p->pressure_stall == 0);
+
     fl_allocator_config cfg = {0};
     fl_allocator *a = 0;
     cfg.type = FL_ALLOCATOR_FREELIST;
     cfg.size = 65536; /* no buffer: pages would be needed */
-    EXPECT(fl_allocator_create(&cfg, &a) == FL_ERR_OUT_OF_MEMORY && a == 0);
+    EXPECT(fl_allocator_create(&cfg, &a) == FL_ERR_NOT_SUPPORTED && a == 0);
+    cfg.type = FL_ALLOCATOR_POOL;
+    cfg.block_size = 64;
+    EXPECT(fl_allocator_create(&cfg, &a) == FL_ERR_NOT_SUPPORTED && a == 0);
     cfg.type = FL_ALLOCATOR_SYSTEM;
-    EXPECT(fl_allocator_create(&cfg, &a) == FL_ERR_OUT_OF_MEMORY && a == 0);
+    cfg.block_size = 0;
+    EXPECT(fl_allocator_create(&cfg, &a) == FL_ERR_NOT_SUPPORTED && a == 0);
     cfg.type = FL_ALLOCATOR_FREELIST;
     cfg.buffer = arena;
     cfg.size = sizeof arena;

@@ -1,0 +1,227 @@
+/*
+ * flmem_bench: the benchmark of issue #2 (not a test).
+ *
+ * Every workload is a precomputed sequence of operations (fixed seed) replayed, unchanged,
+ * over each relevant flight-memory allocator and over the C library's malloc/free in the
+ * same process. What a row measures is the time of that replay divided by the number of
+ * allocate+free pairs in it; the row shows the median over the repetitions, the range, and
+ * the ratio to the C library's median.
+ *
+ * Files:
+ *   main.c       flags, the order of the workloads, the exit status
+ *   workloads.c  W1..W4: generating the op sequences and replaying them
+ *   runner.c     arenas, creating the allocator under test, warm-up and repetitions
+ *   timing.c     the clock, its overhead, CPU pinning, medians and percentiles
+ *   report.c     the text tables, the CSV rows and the target lines
+ *
+ * So that the compiler cannot drop any work, every block gets one byte written when it is
+ * allocated and that byte is read back (summed into a checksum) before the block is freed.
+ * As the op sequence and the byte values are the same for every allocator, so is the
+ * checksum: a different one means two live blocks overlapped (an allocator bug).
+ */
+#ifndef FLMEM_BENCH_H
+#define FLMEM_BENCH_H
+
+/* clock_gettime needs POSIX: each bench .c file defines the feature macro before any
+ * #include (the library itself is built as plain C11). */
+#if !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE)
+#error "define _POSIX_C_SOURCE 200809L (or _GNU_SOURCE) before including bench.h"
+#endif
+
+#include <flight/memory.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* The label of the C library's allocator in tables and CSV rows. */
+#ifdef __GLIBC__
+#define BENCH_LIBC_LABEL "glibc"
+#else
+#define BENCH_LIBC_LABEL "libc"
+#endif
+
+/* Every pointer the bench receives must be aligned at least this much (alignment 0). */
+#define BENCH_ALIGN FL_ALIGN_DEFAULT
+
+/* ---- configuration (main.c) ------------------------------------------------------------ */
+
+enum {
+    BENCH_W1 = 1u << 0,
+    BENCH_W2 = 1u << 1,
+    BENCH_W3 = 1u << 2,
+    BENCH_W4 = 1u << 3,
+    BENCH_ALL = BENCH_W1 | BENCH_W2 | BENCH_W3 | BENCH_W4
+};
+
+typedef struct bench_config {
+    bool quick;          /* scaled-down op counts and arenas for CI smoke runs */
+    int reps;            /* measured repetitions per row (after one warm-up run) */
+    unsigned workloads;  /* BENCH_W* bits */
+    uint64_t seed;       /* of every op sequence */
+    bool pin;            /* pin the process to one CPU (Linux) */
+    FILE *csv;           /* NULL: no CSV output */
+    double timer_overhead_ns; /* median cost of one clock read pair, subtracted in W4 */
+} bench_config;
+
+/* ---- the clock (timing.c) -------------------------------------------------------------- */
+
+/* CLOCK_MONOTONIC in nanoseconds. Inline so that W4's per-allocation reads cost little. */
+static inline uint64_t bench_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+double bench_timer_overhead_ns(void);
+double bench_timer_resolution_ns(void);
+int bench_pin_to_one_cpu(void); /* the CPU now used, or -1 when not pinned */
+double bench_median(double *values, size_t count); /* sorts values */
+
+/* Latency percentiles of W4, in this order; the last is the maximum. */
+enum {
+    BENCH_P50,
+    BENCH_P90,
+    BENCH_P99,
+    BENCH_P999,
+    BENCH_P9999,
+    BENCH_PMAX,
+    BENCH_PCT_COUNT
+};
+extern const char *const bench_pct_names[BENCH_PCT_COUNT];
+/* Nearest-rank percentiles of `count` samples in nanoseconds (samples are not changed). */
+void bench_percentiles(const uint32_t *samples, size_t count, double out[BENCH_PCT_COUNT]);
+
+/* ---- what is measured (runner.c) ------------------------------------------------------- */
+
+/* One column of a table: an allocator and how the bench sets it up. */
+typedef struct bench_backend {
+    const char *label;       /* "pool", "glibc", ... */
+    bool libc;               /* malloc/free rather than a flight-memory allocator */
+    fl_allocator_type type;
+    size_t arena_bytes;      /* the caller buffer given at create; 0: none (libc, system) */
+    size_t block_size;       /* pool: the block size */
+    bool frees_by_reset;     /* W2: a frame is freed with one fl_allocator_reset (linear) */
+} bench_backend;
+
+/* The state of one replay: the allocator under test and what the replay observed. */
+typedef struct bench_run {
+    const bench_backend *backend;
+    fl_allocator *a;   /* NULL: the C library */
+    uint64_t checksum; /* sum of the bytes read back from blocks before they are freed */
+    uint64_t ooms;     /* allocations refused for lack of memory */
+    bool failed;       /* a real error: see `error` */
+    char error[256];
+} bench_run;
+
+/* Records the first real error of a replay (the replay carries on; the row is an error). */
+void bench_run_fail(bench_run *run, const char *what, const void *ptr, size_t size, fl_status status);
+
+/* Allocates `size` bytes; NULL when refused (counted as an OOM, or recorded as an error). */
+static inline unsigned char *bench_alloc(bench_run *run, size_t size)
+{
+    void *p = NULL;
+    if (run->a == NULL) {
+        p = malloc(size);
+        if (p == NULL) {
+            run->ooms++;
+            return NULL;
+        }
+    } else {
+        fl_status status = fl_allocator_allocate(run->a, size, 0, &p);
+        if (status != FL_OK) {
+            if (status == FL_ERR_OUT_OF_MEMORY)
+                run->ooms++;
+            else
+                bench_run_fail(run, "allocate failed", NULL, size, status);
+            return NULL;
+        }
+    }
+    if (((uintptr_t)p & (BENCH_ALIGN - 1)) != 0) bench_run_fail(run, "misaligned pointer", p, size, FL_OK);
+    return (unsigned char *)p;
+}
+
+/* Reads the block's byte into the checksum, then frees the block. */
+static inline void bench_release(bench_run *run, unsigned char *p)
+{
+    run->checksum += *p;
+    if (run->a == NULL) {
+        free(p);
+    } else {
+        fl_status status = fl_allocator_deallocate(run->a, p);
+        if (status != FL_OK) bench_run_fail(run, "deallocate failed", p, 0, status);
+    }
+}
+
+/* End of a replay: the byte goes into the checksum; only the C library frees one by one
+ * (an allocator's blocks all go when it is destroyed, which the stack needs: its frees
+ * must be LIFO). Not timed. */
+static inline void bench_teardown(bench_run *run, unsigned char *p)
+{
+    run->checksum += *p;
+    if (run->a == NULL) free(p);
+}
+
+/* What one replay measured. */
+typedef struct bench_rep {
+    double ns_per_pair;               /* W1..W3 */
+    double pct_ns[BENCH_PCT_COUNT];   /* W4 */
+} bench_rep;
+
+/* Replays a workload once over run->a (or the C library). */
+typedef void (*bench_replay_fn)(bench_run *run, const void *workload, bench_rep *out);
+
+/* One line of a table. */
+typedef enum bench_row_state { BENCH_ROW_OK, BENCH_ROW_NA, BENCH_ROW_ERROR } bench_row_state;
+
+typedef struct bench_row {
+    char workload[16]; /* "W1", "W2-reverse", ... */
+    const char *allocator;
+    bench_row_state state;
+    char note[320];    /* why n/a, or the error */
+    int reps;
+    double median_ns, min_ns, max_ns; /* per allocate+free pair */
+    double ratio;                      /* median / the C library's median; < 0: none */
+    double pct_ns[BENCH_PCT_COUNT];    /* W4: median over the reps (max: the largest) */
+    double p9999_min_ns, p9999_max_ns; /* W4: range of p99.99 over the reps */
+    uint64_t ooms;                     /* per replay (the largest over the reps) */
+    uint64_t checksum;
+    size_t arena_bytes;
+} bench_row;
+
+/* Measures one backend: arena, warm-up, cfg->reps replays; fills `row`. */
+void bench_measure(const bench_config *cfg, const bench_backend *backend, bench_replay_fn replay,
+                   const void *workload, bool latency, bench_row *row);
+
+/* ---- tables (workloads.c fills them, report.c prints them) ----------------------------- */
+
+#define BENCH_MAX_ROWS 12
+
+typedef struct bench_table {
+    const char *name;  /* "W1" */
+    char title[256];   /* what the workload does, with its counts */
+    bool latency;      /* W4: percentile columns instead of ns per pair */
+    bench_row rows[BENCH_MAX_ROWS];
+    size_t count;
+} bench_table;
+
+/* Ratios to the C library's row of the same workload label, and the checksum cross-check
+ * (a differing checksum without OOMs turns the row into an error). */
+void bench_table_finish(bench_table *table);
+
+/* Workloads (workloads.c): each fills a table; false when the bench itself ran out of memory. */
+bool bench_w1(const bench_config *cfg, bench_table *table);
+bool bench_w2(const bench_config *cfg, bench_table *table);
+bool bench_w3_w4(const bench_config *cfg, bench_table *w3, bench_table *w4);
+
+/* Report (report.c). */
+void bench_report_table(const bench_config *cfg, const bench_table *table);
+void bench_report_csv_header(FILE *csv);
+void bench_report_csv(FILE *csv, const bench_table *table);
+bool bench_table_has_error(const bench_table *table);
+
+#endif /* FLMEM_BENCH_H */

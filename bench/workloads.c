@@ -1,0 +1,452 @@
+/*
+ * The workloads of issue #2. Each is generated once from the seed into plain arrays (slot
+ * indices, sizes, free orders) and then replayed, identically, by every backend: the
+ * replay loops below only read those arrays, call the allocator and touch one byte.
+ *
+ *   W1  64-byte blocks, 10 k live, 10 M random replacements (free one live slot, allocate
+ *       into it again): the pool's home ground.
+ *   W2  frames of 5,000 allocations of 16..512 B, then the whole frame freed: in reverse
+ *       order or in random order. The linear allocator frees a frame with one reset (both
+ *       variants: the order matters only to allocators that free block by block).
+ *   W3  a general heap: sizes log-uniform 16 B .. 64 KiB, 1 % log-uniform 256 KiB .. 4 MiB,
+ *       about 64 MiB live, 5 M random replacements.
+ *   W4  W3 again, timing every allocation on its own, for latency percentiles.
+ */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime in bench.h */
+
+#include "bench.h"
+
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+#define KIB ((size_t)1024)
+#define MIB (KIB * KIB)
+
+/* Full-size counts; --quick divides the op counts by QUICK_DIVISOR and W3's live bytes
+ * by 4 so that a CI smoke run takes seconds. */
+#define QUICK_DIVISOR 50
+
+#define W1_LIVE 10000u
+#define W1_OPS 10000000u
+#define W1_BLOCK 64u
+
+#define W2_FRAME 5000u
+#define W2_FRAMES 1000u
+#define W2_MIN 16u
+#define W2_MAX 512u
+#define W2_PATTERNS 64u /* distinct frames, replayed in turn */
+
+#define W3_LIVE (64u * MIB)
+#define W3_OPS 5000000u
+#define W3_SMALL_MIN 16.0
+#define W3_SMALL_MAX 65536.0
+#define W3_LARGE_MIN (256.0 * 1024.0)
+#define W3_LARGE_MAX (4.0 * 1024.0 * 1024.0)
+#define W3_LARGE_SHARE 0.01
+
+/* A buddy allocator manages a power-of-two span: the extra sixteenth leaves room for its
+ * control block and metadata beside a span of the nominal size. */
+#define BUDDY_ARENA(bytes) ((bytes) + (bytes) / 16u)
+
+/* ---- the seeded generator (splitmix64) ------------------------------------------------- */
+
+typedef struct bench_rng {
+    uint64_t state;
+} bench_rng;
+
+static uint64_t rng_next(bench_rng *rng)
+{
+    uint64_t z = (rng->state += 0x9E3779B97F4A7C15u);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [0, 1), from the top 53 bits. */
+static double rng_unit(bench_rng *rng) { return (double)(rng_next(rng) >> 11) * (1.0 / 9007199254740992.0); }
+
+static size_t rng_below(bench_rng *rng, size_t n) { return (size_t)(rng_unit(rng) * (double)n); }
+
+/* Each workload has its own stream, so that selecting fewer workloads changes nothing. */
+static bench_rng rng_for(const bench_config *cfg, unsigned workload)
+{
+    bench_rng rng = {cfg->seed ^ (0xA24BAED4963EE407u * (uint64_t)workload)};
+    return rng;
+}
+
+static void *checked_calloc(size_t count, size_t size)
+{
+    void *p = calloc(count, size);
+    if (p == NULL) fprintf(stderr, "flmem_bench: out of memory for %zu x %zu bytes of op data\n", count, size);
+    return p;
+}
+
+static size_t scaled(const bench_config *cfg, size_t full) { return cfg->quick ? full / QUICK_DIVISOR : full; }
+
+static bench_table *table_start(bench_table *table, const char *name)
+{
+    memset(table, 0, sizeof *table);
+    table->name = name;
+    return table;
+}
+
+static bench_row *table_row(bench_table *table, const char *workload)
+{
+    bench_row *row = &table->rows[table->count++];
+    memset(row, 0, sizeof *row);
+    snprintf(row->workload, sizeof row->workload, "%s", workload);
+    return row;
+}
+
+static void measure_all(const bench_config *cfg, bench_table *table, const char *workload,
+                        const bench_backend *backends, size_t count, bench_replay_fn replay,
+                        const void *data)
+{
+    bool progress = isatty(STDERR_FILENO) != 0; /* a live "now measuring" line on terminals */
+    for (size_t i = 0; i < count && table->count < BENCH_MAX_ROWS; i++) {
+        if (progress) fprintf(stderr, "  measuring %s %s ...\r", workload, backends[i].label);
+        bench_measure(cfg, &backends[i], replay, data, table->latency, table_row(table, workload));
+        if (progress) fprintf(stderr, "%50s\r", "");
+    }
+}
+
+/* ---- W1 -------------------------------------------------------------------------------- */
+
+typedef struct w1_data {
+    size_t live, ops, block;
+    uint32_t *op_slot;    /* ops: the slot each replacement frees and refills */
+    unsigned char **slot; /* live: scratch of the replay */
+} w1_data;
+
+static void w1_replay(bench_run *run, const void *data, bench_rep *out)
+{
+    const w1_data *w = data;
+    unsigned char **slot = w->slot;
+    for (size_t i = 0; i < w->live; i++) {
+        unsigned char *p = bench_alloc(run, w->block);
+        if (p != NULL) *p = (unsigned char)i;
+        slot[i] = p;
+    }
+    uint64_t start = bench_now_ns();
+    for (size_t k = 0; k < w->ops; k++) {
+        uint32_t i = w->op_slot[k];
+        if (slot[i] != NULL) bench_release(run, slot[i]);
+        unsigned char *p = bench_alloc(run, w->block);
+        if (p != NULL) *p = (unsigned char)k;
+        slot[i] = p;
+    }
+    uint64_t end = bench_now_ns();
+    for (size_t i = 0; i < w->live; i++)
+        if (slot[i] != NULL) bench_teardown(run, slot[i]);
+    out->ns_per_pair = (double)(end - start) / (double)w->ops;
+}
+
+bool bench_w1(const bench_config *cfg, bench_table *table)
+{
+    table_start(table, "W1");
+    w1_data w = {W1_LIVE, scaled(cfg, W1_OPS), W1_BLOCK, NULL, NULL};
+    snprintf(table->title, sizeof table->title,
+             "W1: %zu-byte blocks, %zu live, %zu random free+allocate replacements", w.block, w.live, w.ops);
+    w.op_slot = checked_calloc(w.ops, sizeof *w.op_slot);
+    w.slot = checked_calloc(w.live, sizeof *w.slot);
+    if (w.op_slot == NULL || w.slot == NULL) {
+        free(w.op_slot);
+        free(w.slot);
+        return false;
+    }
+    bench_rng rng = rng_for(cfg, 1);
+    for (size_t k = 0; k < w.ops; k++) w.op_slot[k] = (uint32_t)rng_below(&rng, w.live);
+
+    const bench_backend backends[] = {
+        {"pool", false, FL_ALLOCATOR_POOL, 2 * MIB, W1_BLOCK, false},
+        {"freelist", false, FL_ALLOCATOR_FREELIST, 4 * MIB, 0, false},
+        {"buddy", false, FL_ALLOCATOR_BUDDY, BUDDY_ARENA(4 * MIB), 0, false},
+        {"system", false, FL_ALLOCATOR_SYSTEM, 0, 0, false},
+        {BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false},
+    };
+    measure_all(cfg, table, "W1", backends, sizeof backends / sizeof backends[0], w1_replay, &w);
+    bench_table_finish(table);
+    free(w.op_slot);
+    free(w.slot);
+    return true;
+}
+
+/* ---- W2 -------------------------------------------------------------------------------- */
+
+typedef struct w2_data {
+    size_t frame, frames, patterns;
+    const uint16_t *sizes;         /* patterns x frame: the sizes of each distinct frame */
+    const uint16_t *random_order;  /* patterns x frame: a permutation of the frame's blocks */
+    const uint16_t *reverse_order; /* frame: frame-1 .. 0 */
+    bool random;                   /* which of the two free orders this variant uses */
+    unsigned char **slot;          /* frame: scratch */
+} w2_data;
+
+static void w2_replay(bench_run *run, const void *data, bench_rep *out)
+{
+    const w2_data *w = data;
+    unsigned char **slot = w->slot;
+    bool by_reset = run->backend->frees_by_reset;
+    uint64_t start = bench_now_ns();
+    for (size_t f = 0; f < w->frames; f++) {
+        size_t pattern = f % w->patterns;
+        const uint16_t *size = w->sizes + pattern * w->frame;
+        const uint16_t *order = w->random ? w->random_order + pattern * w->frame : w->reverse_order;
+        for (size_t i = 0; i < w->frame; i++) {
+            unsigned char *p = bench_alloc(run, size[i]);
+            if (p != NULL) *p = (unsigned char)(i + f);
+            slot[i] = p;
+        }
+        if (by_reset) {
+            /* A reset frees the frame at once, so the free order means nothing here: the
+             * bytes are read back in allocation order (the cheapest for the caches, as the
+             * reads are the bench's work, not the allocator's), then one rewind. */
+            for (size_t i = 0; i < w->frame; i++) {
+                const unsigned char *p = slot[i];
+                if (p != NULL) run->checksum += *p;
+            }
+            fl_allocator_reset(run->a);
+        } else {
+            for (size_t k = 0; k < w->frame; k++) {
+                unsigned char *p = slot[order[k]];
+                if (p != NULL) bench_release(run, p);
+            }
+        }
+    }
+    uint64_t end = bench_now_ns();
+    out->ns_per_pair = (double)(end - start) / (double)(w->frames * w->frame);
+}
+
+bool bench_w2(const bench_config *cfg, bench_table *table)
+{
+    table_start(table, "W2");
+    size_t frame = W2_FRAME, patterns = W2_PATTERNS;
+    size_t frames = cfg->quick ? W2_FRAMES / QUICK_DIVISOR : W2_FRAMES;
+    snprintf(table->title, sizeof table->title,
+             "W2: %zu frames of %zu allocations of %u..%u B, then all freed (reverse or random order; "
+             "linear: one reset)",
+             frames, frame, W2_MIN, W2_MAX);
+    uint16_t *sizes = checked_calloc(patterns * frame, sizeof *sizes);
+    uint16_t *random_order = checked_calloc(patterns * frame, sizeof *random_order);
+    uint16_t *reverse_order = checked_calloc(frame, sizeof *reverse_order);
+    unsigned char **slot = checked_calloc(frame, sizeof *slot);
+    bool ok = sizes && random_order && reverse_order && slot;
+    if (ok) {
+        bench_rng rng = rng_for(cfg, 2);
+        for (size_t p = 0; p < patterns; p++) {
+            uint16_t *size = sizes + p * frame, *order = random_order + p * frame;
+            for (size_t i = 0; i < frame; i++) {
+                size[i] = (uint16_t)(W2_MIN + rng_below(&rng, W2_MAX - W2_MIN + 1));
+                order[i] = (uint16_t)i;
+            }
+            for (size_t i = frame - 1; i > 0; i--) { /* Fisher-Yates */
+                size_t j = rng_below(&rng, i + 1);
+                uint16_t t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+        }
+        for (size_t i = 0; i < frame; i++) reverse_order[i] = (uint16_t)(frame - 1 - i);
+
+        w2_data w = {frame, frames, patterns, sizes, random_order, reverse_order, false, slot};
+        /* Reverse order: the stack frees LIFO, the linear allocator resets. */
+        const bench_backend reverse[] = {
+            {"linear", false, FL_ALLOCATOR_LINEAR, 8 * MIB, 0, true},
+            {"stack", false, FL_ALLOCATOR_STACK, 8 * MIB, 0, false},
+            {"freelist", false, FL_ALLOCATOR_FREELIST, 8 * MIB, 0, false},
+            {"buddy", false, FL_ALLOCATOR_BUDDY, BUDDY_ARENA(16 * MIB), 0, false},
+            {BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false},
+        };
+        measure_all(cfg, table, "W2-reverse", reverse, sizeof reverse / sizeof reverse[0], w2_replay, &w);
+        /* Random order: no stack (its frees must be LIFO). */
+        w.random = true;
+        const bench_backend random[] = {
+            {"linear", false, FL_ALLOCATOR_LINEAR, 8 * MIB, 0, true},
+            {"freelist", false, FL_ALLOCATOR_FREELIST, 8 * MIB, 0, false},
+            {"buddy", false, FL_ALLOCATOR_BUDDY, BUDDY_ARENA(16 * MIB), 0, false},
+            {BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false},
+        };
+        measure_all(cfg, table, "W2-random", random, sizeof random / sizeof random[0], w2_replay, &w);
+        bench_table_finish(table);
+    }
+    free(sizes);
+    free(random_order);
+    free(reverse_order);
+    free(slot);
+    return ok;
+}
+
+/* ---- W3 and W4 --------------------------------------------------------------------------- */
+
+typedef struct w3_data {
+    size_t slots, ops;
+    const uint32_t *fill_size; /* slots: the sizes of the initial live set */
+    const uint32_t *op_slot;   /* ops: the slot each replacement frees and refills */
+    const uint32_t *op_size;   /* ops: the size of the refill */
+    unsigned char **slot;      /* slots: scratch */
+    uint32_t *latency;         /* ops: W4's samples, in ns */
+    uint64_t overhead_ns;      /* W4: subtracted from every sample */
+} w3_data;
+
+/* Log-uniform in [lo, hi]: every octave is equally likely. */
+static uint32_t log_uniform(bench_rng *rng, double lo, double hi)
+{
+    double v = exp(log(lo) + rng_unit(rng) * (log(hi) - log(lo)));
+    if (v < lo) v = lo;
+    if (v > hi) v = hi;
+    return (uint32_t)v;
+}
+
+static uint32_t w3_size(bench_rng *rng)
+{
+    if (rng_unit(rng) < W3_LARGE_SHARE) return log_uniform(rng, W3_LARGE_MIN, W3_LARGE_MAX);
+    return log_uniform(rng, W3_SMALL_MIN, W3_SMALL_MAX);
+}
+
+static void w3_fill(bench_run *run, const w3_data *w)
+{
+    for (size_t i = 0; i < w->slots; i++) {
+        unsigned char *p = bench_alloc(run, w->fill_size[i]);
+        if (p != NULL) *p = (unsigned char)i;
+        w->slot[i] = p;
+    }
+}
+
+static void w3_teardown(bench_run *run, const w3_data *w)
+{
+    for (size_t i = 0; i < w->slots; i++)
+        if (w->slot[i] != NULL) bench_teardown(run, w->slot[i]);
+}
+
+static void w3_replay(bench_run *run, const void *data, bench_rep *out)
+{
+    const w3_data *w = data;
+    unsigned char **slot = w->slot;
+    w3_fill(run, w);
+    uint64_t start = bench_now_ns();
+    for (size_t k = 0; k < w->ops; k++) {
+        uint32_t i = w->op_slot[k];
+        if (slot[i] != NULL) bench_release(run, slot[i]);
+        unsigned char *p = bench_alloc(run, w->op_size[k]);
+        if (p != NULL) *p = (unsigned char)k;
+        slot[i] = p;
+    }
+    uint64_t end = bench_now_ns();
+    w3_teardown(run, w);
+    out->ns_per_pair = (double)(end - start) / (double)w->ops;
+}
+
+/* W3's ops with a clock read around each allocation (the frees are not timed). */
+static void w4_replay(bench_run *run, const void *data, bench_rep *out)
+{
+    const w3_data *w = data;
+    unsigned char **slot = w->slot;
+    uint32_t *latency = w->latency;
+    const uint64_t overhead = w->overhead_ns;
+    w3_fill(run, w);
+    uint64_t start = bench_now_ns();
+    for (size_t k = 0; k < w->ops; k++) {
+        uint32_t i = w->op_slot[k];
+        if (slot[i] != NULL) bench_release(run, slot[i]);
+        uint64_t t0 = bench_now_ns();
+        unsigned char *p = bench_alloc(run, w->op_size[k]);
+        uint64_t t1 = bench_now_ns();
+        uint64_t ns = t1 - t0 > overhead ? t1 - t0 - overhead : 0;
+        latency[k] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
+        if (p != NULL) *p = (unsigned char)k;
+        slot[i] = p;
+    }
+    uint64_t end = bench_now_ns();
+    w3_teardown(run, w);
+    out->ns_per_pair = (double)(end - start) / (double)w->ops;
+    bench_percentiles(latency, w->ops, out->pct_ns);
+}
+
+bool bench_w3_w4(const bench_config *cfg, bench_table *w3, bench_table *w4)
+{
+    size_t live_target = cfg->quick ? W3_LIVE / 4 : W3_LIVE;
+    size_t ops = scaled(cfg, W3_OPS);
+    bench_rng rng = rng_for(cfg, 3);
+
+    /* The initial live set: sizes drawn until their sum reaches the target. */
+    size_t capacity = 1024, slots = 0, live = 0;
+    uint32_t *fill_size = malloc(capacity * sizeof *fill_size);
+    while (fill_size != NULL && live < live_target) {
+        if (slots == capacity) {
+            uint32_t *grown = realloc(fill_size, 2 * capacity * sizeof *fill_size);
+            if (grown == NULL) {
+                free(fill_size);
+                fill_size = NULL;
+                break;
+            }
+            fill_size = grown;
+            capacity *= 2;
+        }
+        fill_size[slots] = w3_size(&rng);
+        live += fill_size[slots++];
+    }
+    uint32_t *op_slot = checked_calloc(ops, sizeof *op_slot);
+    uint32_t *op_size = checked_calloc(ops, sizeof *op_size);
+    unsigned char **slot = checked_calloc(slots, sizeof *slot);
+    uint32_t *latency = w4 ? checked_calloc(ops, sizeof *latency) : NULL;
+    bool ok = fill_size && op_slot && op_size && slot && (w4 == NULL || latency);
+    if (ok) {
+        /* The ops, and the live bytes they lead to (for the arena sizes and the title). */
+        uint32_t *size_of_slot = checked_calloc(slots, sizeof *size_of_slot);
+        ok = size_of_slot != NULL;
+        size_t peak = live, start_live = live;
+        if (ok) {
+            memcpy(size_of_slot, fill_size, slots * sizeof *size_of_slot);
+            for (size_t k = 0; k < ops; k++) {
+                op_slot[k] = (uint32_t)rng_below(&rng, slots);
+                op_size[k] = w3_size(&rng);
+                live = live - size_of_slot[op_slot[k]] + op_size[k];
+                size_of_slot[op_slot[k]] = op_size[k];
+                if (live > peak) peak = live;
+            }
+            free(size_of_slot);
+        }
+        w3_data w = {slots, ops, fill_size, op_slot, op_size, slot, latency, 0};
+        /* Arenas: the free list gets 4x the target live bytes, the buddy 8x (its power-of-two
+         * rounding alone can double a block). */
+        const size_t fl_arena = 4 * live_target, buddy_arena = BUDDY_ARENA(8 * live_target);
+        if (ok && w3 != NULL) {
+            table_start(w3, "W3");
+            snprintf(w3->title, sizeof w3->title,
+                     "W3: %zu random replacements over %zu live slots (%.1f MiB live at start, peak %.1f MiB); "
+                     "sizes log-uniform 16 B..64 KiB, 1 %% 256 KiB..4 MiB",
+                     ops, slots, (double)start_live / (double)MIB, (double)peak / (double)MIB);
+            const bench_backend backends[] = {
+                {"freelist", false, FL_ALLOCATOR_FREELIST, fl_arena, 0, false},
+                {"buddy", false, FL_ALLOCATOR_BUDDY, buddy_arena, 0, false},
+                {"system", false, FL_ALLOCATOR_SYSTEM, 0, 0, false},
+                {BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false},
+            };
+            measure_all(cfg, w3, "W3", backends, sizeof backends / sizeof backends[0], w3_replay, &w);
+            bench_table_finish(w3);
+        }
+        if (ok && w4 != NULL) {
+            table_start(w4, "W4");
+            w4->latency = true;
+            w.overhead_ns = (uint64_t)(cfg->timer_overhead_ns + 0.5);
+            snprintf(w4->title, sizeof w4->title,
+                     "W4: latency of each allocation in W3 (%zu samples per replay), ns, timer overhead %llu ns "
+                     "subtracted; pre-faulted arenas",
+                     ops, (unsigned long long)w.overhead_ns);
+            const bench_backend backends[] = {
+                {"freelist", false, FL_ALLOCATOR_FREELIST, fl_arena, 0, false},
+                {"buddy", false, FL_ALLOCATOR_BUDDY, buddy_arena, 0, false},
+                {BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false},
+            };
+            measure_all(cfg, w4, "W4", backends, sizeof backends / sizeof backends[0], w4_replay, &w);
+            bench_table_finish(w4);
+        }
+    }
+    free(fill_size);
+    free(op_slot);
+    free(op_size);
+    free(slot);
+    free(latency);
+    return ok;
+}
