@@ -8,6 +8,7 @@
 
 #include "harness.h"
 
+#include "fake_platform.h"
 #include "platform/platform.h"
 
 #include <stdatomic.h>
@@ -147,84 +148,25 @@ static inline void check_identities(fl_memory *m)
     CHECK(g.allocation_efficiency > 0.0 && g.allocation_efficiency <= 1.0);
 }
 
-/* ---- a counting platform hooks table over the built-in backend ----------------------------- */
+/* ---- platform accounting (tests/fake_platform.h) ------------------------------------------ */
 
-typedef struct counting_platform {
-    fl_platform_hooks hooks;
-    atomic_long map_calls, unmap_calls, release_calls, heap_calls, heap_free_calls, lock_calls, other_calls;
-    atomic_size_t released_bytes;
-    bool release_garbage; /* release_pages fills with 0xA5 instead of zeroes: proves nothing lives there */
-} counting_platform;
-
-static size_t cp_page_size(void *u) { (void)u; return fli_page_size(); }
-static void *cp_map(void *u, size_t size)
+/* Every hook call the fake counted, whatever the hook. */
+static inline size_t fake_total_calls(const fake_platform *f)
 {
-    atomic_fetch_add(&((counting_platform *)u)->map_calls, 1);
-    return fli_pages_map(size);
-}
-static void cp_unmap(void *u, void *p, size_t size)
-{
-    atomic_fetch_add(&((counting_platform *)u)->unmap_calls, 1);
-    fli_pages_unmap(p, size);
-}
-static void cp_release(void *u, void *p, size_t size)
-{
-    counting_platform *cp = u;
-    atomic_fetch_add(&cp->release_calls, 1);
-    atomic_fetch_add(&cp->released_bytes, size);
-    memset(p, cp->release_garbage ? 0xA5 : 0, size);
-}
-static void *cp_heap(void *u, size_t size, size_t align)
-{
-    atomic_fetch_add(&((counting_platform *)u)->heap_calls, 1);
-    return fli_heap_alloc(size, align);
-}
-static void cp_heap_free(void *u, void *p)
-{
-    atomic_fetch_add(&((counting_platform *)u)->heap_free_calls, 1);
-    fli_heap_free(p);
-}
-static bool cp_lock_init(void *u, void *l)
-{
-    atomic_fetch_add(&((counting_platform *)u)->lock_calls, 1);
-    return fli_lock_init((fli_lock *)l);
-}
-static void cp_lock_acquire(void *u, void *l) { (void)u; fli_lock_acquire((fli_lock *)l); }
-static void cp_lock_release(void *u, void *l) { (void)u; fli_lock_release((fli_lock *)l); }
-static void cp_lock_destroy(void *u, void *l)
-{
-    atomic_fetch_add(&((counting_platform *)u)->lock_calls, 1);
-    fli_lock_destroy((fli_lock *)l);
-}
-static uint64_t cp_physical(void *u)
-{
-    atomic_fetch_add(&((counting_platform *)u)->other_calls, 1);
-    return fli_physical_memory();
+    size_t n = 0;
+    for (int i = 0; i < FAKE_HOOK_COUNT; i++) n += fake_calls(f, (fake_hook)i);
+    return n;
 }
 
-static inline void counting_platform_init(counting_platform *cp, bool with_release)
+/* A release_pages that leaves 0xA5 garbage instead of zeroes, counting what it was given:
+ * if any bookkeeping lived in released pages, validate or the next allocation would see. */
+static atomic_size_t garbage_released_bytes;
+static inline void garbage_release(void *user, void *pages, size_t size)
 {
-    memset(cp, 0, sizeof *cp);
-    cp->hooks.user = cp;
-    cp->hooks.page_size = cp_page_size;
-    cp->hooks.map_pages = cp_map;
-    cp->hooks.unmap_pages = cp_unmap;
-    cp->hooks.release_pages = with_release ? cp_release : NULL;
-    cp->hooks.heap_alloc = cp_heap;
-    cp->hooks.heap_free = cp_heap_free;
-    cp->hooks.lock_init = cp_lock_init;
-    cp->hooks.lock_acquire = cp_lock_acquire;
-    cp->hooks.lock_release = cp_lock_release;
-    cp->hooks.lock_destroy = cp_lock_destroy;
-    cp->hooks.physical_memory = cp_physical;
-}
-
-/* Calls of anything that takes or gives memory, or asks the machine. */
-static inline long counting_platform_memory_calls(counting_platform *cp)
-{
-    return atomic_load(&cp->map_calls) + atomic_load(&cp->unmap_calls) + atomic_load(&cp->release_calls) +
-           atomic_load(&cp->heap_calls) + atomic_load(&cp->heap_free_calls) + atomic_load(&cp->lock_calls) +
-           atomic_load(&cp->other_calls);
+    fake_platform *f = user;
+    atomic_fetch_add(&f->calls[FAKE_RELEASE_PAGES], 1);
+    atomic_fetch_add(&garbage_released_bytes, size);
+    memset(pages, 0xA5, size);
 }
 
 #endif /* FLMEM_MEMORY_TEST_UTIL_H */

@@ -80,15 +80,18 @@ static void test_psp_profile(void)
     fl_memory_destroy(m);
 }
 
+static fake_platform fake;
+
 static void test_web_profile(void)
 {
     fl_memory_config c;
     CHECK_OK(fl_memory_config_default(FL_PLATFORM_WEB, &c));
     CHECK(c.strategy[FL_MEMORY_SYSTEM] == FL_ALLOCATOR_SYSTEM); /* grows on demand up to its cap */
     CHECK_EQ_SIZE(c.capacity[FL_MEMORY_SYSTEM], 64 * MIB);
-    size_t heap_before = fli_heap_live_blocks(), pages_before = fli_pages_live_bytes();
+    fake_platform_init(&fake, fl_platform_default());
+    c.platform = &fake.hooks;
     fl_memory *m = make_memory(&c);
-    size_t pages_made = fli_pages_live_bytes();
+    size_t heap_made = fake_live_heap_blocks(&fake), pages_made = fake_live_map_bytes(&fake);
     fl_memory_stats s;
     CHECK_OK(fl_memory_get_stats(m, &s));
     CHECK(s.total_bytes < 128 * MIB); /* the specification's "memory constrained" branch */
@@ -96,7 +99,7 @@ static void test_web_profile(void)
     fl_allocation a;
     CHECK_OK(fl_memory_allocate_typed(m, 1 * MIB, FL_MEMORY_SYSTEM, 0, 0, &a));
     CHECK(a.allocator == FL_ALLOCATOR_SYSTEM && a.type == FL_MEMORY_SYSTEM);
-    CHECK(fli_heap_live_blocks() > heap_before || fli_pages_live_bytes() > pages_made);
+    CHECK(fake_live_heap_blocks(&fake) > heap_made || fake_live_map_bytes(&fake) > pages_made);
     CHECK(fl_memory_is_valid_pointer(m, a.ptr));
     CHECK(!fl_memory_is_valid_pointer(m, (char *)a.ptr + 16));
     CHECK_OK(fl_memory_deallocate(m, a.ptr));
@@ -108,15 +111,14 @@ static void test_web_profile(void)
     CHECK_OK(fl_memory_deallocate(m, a.ptr));
     CHECK_OK(fl_memory_validate(m));
     fl_memory_destroy(m);
-    CHECK_EQ_SIZE(fli_heap_live_blocks(), heap_before);
-    CHECK_EQ_SIZE(fli_pages_live_bytes(), pages_before);
+    CHECK(fake_live_clean(&fake));
 }
 
 static void test_host_and_desktop_profiles(void)
 {
     fl_memory_config c;
     CHECK_OK(fl_memory_config_default(FL_PLATFORM_HOST, &c));
-    uint64_t physical = fli_physical_memory();
+    uint64_t physical = fli_physical_memory(fl_platform_default());
     if (physical == 0) physical = (uint64_t)4 << 30;
     uint64_t expected = physical / 4, cap = sizeof(size_t) >= 8 ? (uint64_t)4 << 30 : (uint64_t)512 << 20;
     if (expected > cap) expected = cap;
@@ -126,17 +128,20 @@ static void test_host_and_desktop_profiles(void)
     CHECK(c.capacity[FL_MEMORY_POOL] == c.capacity[FL_MEMORY_SYSTEM] / 8);
     CHECK(c.thread_safe);
     CHECK(c.max_allocation == 0);
-    size_t before = fli_pages_live_bytes();
+    fake_platform_init(&fake, fl_platform_default());
+    c.platform = &fake.hooks;
     fl_memory *m = make_memory(&c);
-    CHECK(fli_pages_live_bytes() > before);
+    CHECK(fake_live_map_bytes(&fake) >= c.capacity[FL_MEMORY_SYSTEM]);
+    CHECK_EQ_SIZE(fake_live_locks(&fake), 1);
     fl_memory_destroy(m);
-    CHECK_EQ_SIZE(fli_pages_live_bytes(), before);
+    CHECK(fake_live_clean(&fake));
 
     CHECK_OK(fl_memory_config_default(FL_PLATFORM_DESKTOP, &c));
     CHECK(c.capacity[FL_MEMORY_SYSTEM] == (sizeof(size_t) >= 8 ? 1024 * MIB : 256 * MIB));
+    c.platform = &fake.hooks;
     m = make_memory(&c);
     fl_memory_destroy(m);
-    CHECK_EQ_SIZE(fli_pages_live_bytes(), before);
+    CHECK(fake_live_clean(&fake));
 }
 
 static void test_config_default_bad_input(void)
@@ -148,14 +153,18 @@ static void test_config_default_bad_input(void)
 }
 
 /* Creating from `c` fails with `status` and a message containing `what`, leaking nothing. */
-static void expect_create_fails(const fl_memory_config *c, fl_status status, const char *what)
+static void expect_create_fails(const fl_memory_config *config, fl_status status, const char *what)
 {
-    size_t pages = fli_pages_live_bytes();
+    fl_memory_config c = *config;
+    if (c.platform == NULL) {
+        fake_platform_init(&fake, fl_platform_default());
+        c.platform = &fake.hooks;
+    }
     fl_memory *m = (fl_memory *)(uintptr_t)0x1;
-    CHECK_STATUS(fl_memory_create(c, &m), status);
+    CHECK_STATUS(fl_memory_create(&c, &m), status);
     CHECK(m == (fl_memory *)(uintptr_t)0x1);
     CHECK_MSG(message_has(what), "message \"%s\" lacks \"%s\"", fl_last_error()->message, what);
-    CHECK_EQ_SIZE(fli_pages_live_bytes(), pages);
+    CHECK(fake_live_clean(&fake));
 }
 
 static void test_config_checks(void)
@@ -246,11 +255,10 @@ static void count_pressure(fl_pressure_level level, const fl_pressure_info *info
 
 static void test_backing_memory_only(void)
 {
-    counting_platform cp;
-    counting_platform_init(&cp, true);
+    fake_platform_init(&fake, fl_platform_default());
     fl_memory_config c;
     CHECK_OK(fl_memory_config_default(FL_PLATFORM_DREAMCAST, &c));
-    c.platform = &cp.hooks;
+    c.platform = &fake.hooks;
     size_t need;
     CHECK_OK(fl_memory_backing_size(&c, &need));
     CHECK(need >= 12 * MIB + 10 * MIB);
@@ -263,9 +271,8 @@ static void test_backing_memory_only(void)
     CHECK_STATUS(fl_memory_create(&c, &m), FL_ERR_INVALID_PARAMETERS);
     CHECK(message_has("backing_size"));
     c.backing_size = need;
-    size_t pages = fli_pages_live_bytes(), heap = fli_heap_live_blocks();
     m = make_memory(&c);
-    CHECK(counting_platform_memory_calls(&cp) == 0);
+    CHECK_EQ_SIZE(fake_total_calls(&fake), 0); /* not even at create */
     CHECK((unsigned char *)m >= block && (unsigned char *)m < block + need + 1);
     fl_memory_region regions[16];
     size_t n = fl_memory_get_regions(m, regions, 16);
@@ -311,9 +318,8 @@ static void test_backing_memory_only(void)
     CHECK_OK(fl_memory_deallocate(m, texture.ptr));
     CHECK_OK(fl_memory_unregister_pressure_callback(m, id));
     fl_memory_destroy(m);
-    CHECK(counting_platform_memory_calls(&cp) == 0);
-    CHECK_EQ_SIZE(fli_pages_live_bytes(), pages);
-    CHECK_EQ_SIZE(fli_heap_live_blocks(), heap);
+    for (int i = 0; i < FAKE_HOOK_COUNT; i++)
+        CHECK_MSG(fake_calls(&fake, (fake_hook)i) == 0, "hook %d was called %zu times", i, fake_calls(&fake, (fake_hook)i));
     free(block);
 }
 
@@ -321,48 +327,53 @@ static void test_backing_memory_only(void)
  * back at destroy, through the configuration's hooks. */
 static void test_platform_pages_through_hooks(void)
 {
-    counting_platform cp;
-    counting_platform_init(&cp, false);
+    fake_platform_init(&fake, fl_platform_default());
     fl_memory_config c = small_config();
-    c.platform = &cp.hooks;
+    c.platform = &fake.hooks;
     c.thread_safe = true;
-    size_t pages = fli_pages_live_bytes();
     fl_memory *m = make_memory(&c);
-    CHECK(atomic_load(&cp.map_calls) == 1 + 8); /* control + 7 regions + reserve */
-    CHECK(atomic_load(&cp.lock_calls) == 1);
-    long calls = counting_platform_memory_calls(&cp);
+    CHECK_EQ_SIZE(fake_calls(&fake, FAKE_MAP_PAGES), 1 + 8); /* control + 7 regions + reserve */
+    CHECK_EQ_SIZE(fake_live_locks(&fake), 1);
+    size_t maps = fake_calls(&fake, FAKE_MAP_PAGES), heap = fake_calls(&fake, FAKE_HEAP_ALLOC);
     fl_allocation a;
     CHECK_OK(fl_memory_allocate(m, 100, 0, &a));
     CHECK_OK(fl_memory_deallocate(m, a.ptr));
-    CHECK(counting_platform_memory_calls(&cp) == calls);
+    CHECK(fake_calls(&fake, FAKE_MAP_PAGES) == maps && fake_calls(&fake, FAKE_HEAP_ALLOC) == heap);
+    CHECK(fake_calls(&fake, FAKE_LOCK_ACQUIRE) >= 2); /* thread_safe: one lock per call */
     fl_memory_destroy(m);
-    CHECK(atomic_load(&cp.unmap_calls) == 9);
-    CHECK_EQ_SIZE(fli_pages_live_bytes(), pages);
+    CHECK_EQ_SIZE(fake_calls(&fake, FAKE_UNMAP_PAGES), 9);
+    CHECK(fake_live_clean(&fake));
 
     /* A platform without locks cannot make a thread-safe interface. */
-    cp.hooks.lock_init = NULL;
+    fake.hooks.lock_init = NULL;
     CHECK_STATUS(fl_memory_create(&c, &m), FL_ERR_PLATFORM);
-    CHECK_EQ_SIZE(fli_pages_live_bytes(), pages);
+    CHECK(fake_live_clean(&fake));
     /* A platform without pages cannot map regions. */
-    counting_platform_init(&cp, false);
-    cp.hooks.map_pages = NULL;
+    fake_platform_init(&fake, fl_platform_default());
+    fake.hooks.map_pages = NULL;
     c.thread_safe = false;
     CHECK_STATUS(fl_memory_create(&c, &m), FL_ERR_OUT_OF_MEMORY);
+    CHECK(fake_live_clean(&fake));
 }
 
 /* Each mapping the platform refuses fails create cleanly, with nothing leaked. */
 static void test_platform_refusals(void)
 {
     fl_memory_config c = small_config();
-    size_t pages = fli_pages_live_bytes();
-    for (long n = 0; n < 9; n++) {
-        fli_pages_fail_after(n);
+    c.thread_safe = true;
+    c.platform = &fake.hooks;
+    for (long n = 1; n <= 10; n++) {
+        fake_platform_init(&fake, fl_platform_default());
+        fake_fail_nth(&fake, FAKE_ANY_FALLIBLE, n);
         fl_memory *m = NULL;
         fl_status st = fl_memory_create(&c, &m);
-        fli_pages_fail_after(-1);
-        CHECK_STATUS(st, FL_ERR_OUT_OF_MEMORY);
-        CHECK(message_has("could not map"));
-        CHECK_EQ_SIZE(fli_pages_live_bytes(), pages);
+        if (n <= 9) {
+            CHECK_STATUS(st, FL_ERR_OUT_OF_MEMORY);
+            CHECK(message_has("could not map"));
+        } else {
+            CHECK_STATUS(st, FL_ERR_PLATFORM); /* the lock */
+        }
+        CHECK(fake_live_clean(&fake));
     }
     fl_memory_destroy(NULL); /* ignored */
 }

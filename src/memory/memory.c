@@ -294,7 +294,7 @@ fl_status fl_memory_create(const fl_memory_config *config, fl_memory **out)
     fl_status st = make_plan(config, &p);
     if (st != FL_OK) return st;
 
-    fli_os os = {config->platform};
+    fli_os os = {fli_platform_or_default(config->platform)};
     unsigned char *control;
     void *control_mapping = NULL;
     size_t control_mapping_size = 0;

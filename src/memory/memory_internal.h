@@ -46,80 +46,24 @@
 #define FLI_DEFAULT_RECORDS ((size_t)256)
 
 /* ---- the platform door -----------------------------------------------------------------
- * Everything the interface asks of the platform goes through these few functions. With a
- * hooks table (config.platform) they call it; without one they use the built-in backend
- * (platform.h). When every backend provides fl_platform_default(), the NULL case becomes
- * `hooks = fl_platform_default()` here and nothing else changes. */
+ * Everything the interface asks of the platform goes through the hooks table it was
+ * created with (config.platform, or fl_platform_default()), kept in fl_memory.os, with
+ * platform.h's wrappers, which answer for missing hooks. */
 
 typedef struct fli_os {
-    const fl_platform_hooks *hooks; /* NULL: the built-in backend */
+    const fl_platform_hooks *hooks; /* never NULL */
 } fli_os;
 
-static inline size_t fli_os_page_size(const fli_os *os)
-{
-    if (os->hooks) return os->hooks->page_size ? os->hooks->page_size(os->hooks->user) : 4096u;
-    return fli_page_size();
-}
-
-static inline void *fli_os_map(const fli_os *os, size_t size)
-{
-    if (os->hooks) return os->hooks->map_pages ? os->hooks->map_pages(os->hooks->user, size) : NULL;
-    return fli_pages_map(size);
-}
-
-static inline void fli_os_unmap(const fli_os *os, void *pages, size_t size)
-{
-    if (os->hooks) {
-        if (os->hooks->unmap_pages) os->hooks->unmap_pages(os->hooks->user, pages, size);
-        return;
-    }
-    fli_pages_unmap(pages, size);
-}
-
-static inline bool fli_os_can_release(const fli_os *os) { return os->hooks && os->hooks->release_pages; }
-
-static inline void fli_os_release(const fli_os *os, void *pages, size_t size)
-{
-    os->hooks->release_pages(os->hooks->user, pages, size);
-}
-
-static inline bool fli_os_lock_init(const fli_os *os, fli_lock *lock)
-{
-    if (os->hooks) return os->hooks->lock_init && os->hooks->lock_acquire && os->hooks->lock_release &&
-                          os->hooks->lock_init(os->hooks->user, lock->storage.bytes);
-    return fli_lock_init(lock);
-}
-
-static inline void fli_os_lock(const fli_os *os, fli_lock *lock)
-{
-    if (os->hooks)
-        os->hooks->lock_acquire(os->hooks->user, lock->storage.bytes);
-    else
-        fli_lock_acquire(lock);
-}
-
-static inline void fli_os_unlock(const fli_os *os, fli_lock *lock)
-{
-    if (os->hooks)
-        os->hooks->lock_release(os->hooks->user, lock->storage.bytes);
-    else
-        fli_lock_release(lock);
-}
-
-static inline void fli_os_lock_destroy(const fli_os *os, fli_lock *lock)
-{
-    if (os->hooks) {
-        if (os->hooks->lock_destroy) os->hooks->lock_destroy(os->hooks->user, lock->storage.bytes);
-        return;
-    }
-    fli_lock_destroy(lock);
-}
-
-static inline uint64_t fli_os_physical_memory(const fli_os *os)
-{
-    if (os->hooks) return os->hooks->physical_memory ? os->hooks->physical_memory(os->hooks->user) : 0;
-    return fli_physical_memory();
-}
+static inline size_t fli_os_page_size(const fli_os *os) { return fli_page_size(os->hooks); }
+static inline void *fli_os_map(const fli_os *os, size_t size) { return fli_map_pages(os->hooks, size); }
+static inline void fli_os_unmap(const fli_os *os, void *pages, size_t size) { fli_unmap_pages(os->hooks, pages, size); }
+static inline bool fli_os_can_release(const fli_os *os) { return os->hooks->release_pages != NULL; }
+static inline void fli_os_release(const fli_os *os, void *pages, size_t size) { (void)fli_release_pages(os->hooks, pages, size); }
+static inline bool fli_os_lock_init(const fli_os *os, fli_lock *lock) { return fli_lock_init(os->hooks, lock); }
+static inline void fli_os_lock(const fli_os *os, fli_lock *lock) { fli_lock_acquire(os->hooks, lock); }
+static inline void fli_os_unlock(const fli_os *os, fli_lock *lock) { fli_lock_release(os->hooks, lock); }
+static inline void fli_os_lock_destroy(const fli_os *os, fli_lock *lock) { fli_lock_destroy(os->hooks, lock); }
+static inline uint64_t fli_os_physical_memory(const fli_os *os) { return fli_physical_memory(os->hooks); }
 
 /* ---- counters ----------------------------------------------------------------------- */
 

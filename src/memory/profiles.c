@@ -146,7 +146,7 @@ static void desktop(fl_memory_config *c)
 
 static void host(fl_memory_config *c)
 {
-    fli_os os = {NULL};
+    fli_os os = {fl_platform_default()};
     uint64_t physical = fli_os_physical_memory(&os);
     if (physical == 0) physical = (uint64_t)4 << 30; /* unknown: assume a 4 GiB machine */
     uint64_t cap = sizeof(size_t) >= 8 ? (uint64_t)4 << 30 : (uint64_t)512 << 20;

@@ -40,11 +40,12 @@ fl_status fl_memory_trim(fl_memory *m, size_t *released)
     if (m == NULL) return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_memory_trim: the memory interface is NULL");
     trim_walk w = {&m->os, 0, 0};
     if (fli_os_can_release(&m->os)) {
-        w.page = fli_os_page_size(&m->os);
         fli_mem_lock(m);
         for (unsigned i = 0; i < FLI_REGION_COUNT; i++) {
             const fli_region *r = &m->regions[i];
             if (!r->present || r->mapping == NULL) continue;
+            /* Asked only here: with backing memory the platform hears nothing at all. */
+            if (w.page == 0) w.page = fli_os_page_size(&m->os);
             for (unsigned c = 0; c < r->class_count; c++) (void)r->cls[c].a->ops->walk(r->cls[c].a, trim_block, &w);
             if (r->a) (void)r->a->ops->walk(r->a, trim_block, &w);
         }
