@@ -658,6 +658,9 @@ fl_status fl_memory_get_type_stats(fl_memory *m, fl_memory_type t, fl_memory_sta
  * on the thread whose call caused the rise, after the interface released its lock, so it
  * may allocate, free, register and unregister. info.type is the type whose level rose, or
  * FL_MEMORY_ALL_TYPES. Unregistering does not wait for a call already under way.
+ * A request about to fail with FL_ERR_OUT_OF_MEMORY first raises each type of its route
+ * to Critical (callbacks at levels above the current one run, once) and is tried again;
+ * a raised level reads Critical until that type's used bytes next change.
  * Registering fails with FL_ERR_OUT_OF_MEMORY when FL_PRESSURE_CALLBACK_MAX are registered.
  * Ids are never 0.
  */

@@ -404,7 +404,7 @@ fl_status fl_memory_allocate_request(fl_memory *m, const fl_alloc_request *req, 
     if (FLI_UNLIKELY(m == NULL || req == NULL || out == NULL))
         return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_memory_allocate_request: %s is NULL",
                         m == NULL ? "the memory interface" : req == NULL ? "the request" : "out");
-    size_t align;
+    size_t align = FL_ALIGN_DEFAULT;
     fl_status st = check_request(m, req->size, req->alignment, req->preferred_type, req->flags,
                                  req->preferred_allocator, req->on_relocate, &align);
     if (st != FL_OK) return st;
@@ -420,7 +420,7 @@ fl_status fl_memory_allocate_typed(fl_memory *m, size_t size, fl_memory_type typ
     if (FLI_UNLIKELY(m == NULL || out == NULL))
         return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_memory_allocate_typed: %s is NULL",
                         m ? "out" : "the memory interface");
-    size_t align;
+    size_t align = FL_ALIGN_DEFAULT;
     if (FLI_UNLIKELY(!plain_request_ok(m, size, alignment, type, flags, &align))) {
         fl_status st = check_request(m, size, alignment, type, flags, FL_ALLOCATOR_AUTO, NULL, &align);
         if (st != FL_OK) return st;
@@ -434,7 +434,7 @@ fl_status fl_memory_allocate(fl_memory *m, size_t size, size_t alignment, fl_all
 {
     if (FLI_UNLIKELY(m == NULL || out == NULL))
         return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_memory_allocate: %s is NULL", m ? "out" : "the memory interface");
-    size_t align;
+    size_t align = FL_ALIGN_DEFAULT;
     if (FLI_UNLIKELY(!plain_request_ok(m, size, alignment, FL_MEMORY_SYSTEM, FL_FLAG_NONE, &align))) {
         fl_status st = check_request(m, size, alignment, FL_MEMORY_SYSTEM, FL_FLAG_NONE, FL_ALLOCATOR_AUTO, NULL, &align);
         if (st != FL_OK) return st;
@@ -694,10 +694,11 @@ fl_status fl_memory_reallocate(fl_memory *m, void *ptr, size_t new_size, fl_allo
         rec->allocator = s.r->strategy;
     }
     if (st != FL_OK) {
-        fl_error e = *fl_last_error();
+        char why[FLI_WHY_BYTES]; /* the message buffer is about to be written again */
+        fli_copy_message(why);
         r = fli_region_of(m, s.ptr, &cls);
         if (r) (void)free_locked(m, r, cls, s.ptr, &pending);
-        st = fli_fail(e.category, "reallocate: %s", e.message);
+        st = fli_fail(st, "reallocate: %s", why);
     }
     fli_mem_unlock(m);
     if (pending.count) fli_pressure_dispatch(m, &pending);

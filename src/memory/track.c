@@ -180,7 +180,7 @@ static fl_status frame_region(fl_memory *m, fl_memory_type t, fli_region **out)
 fl_marker fl_memory_mark(fl_memory *m, fl_memory_type t)
 {
     fl_marker mark = {0, 0, 0};
-    fli_region *r;
+    fli_region *r = NULL;
     if (frame_region(m, t, &r) != FL_OK) return mark;
     fli_mem_lock(m);
     mark = r->a->ops->mark(r->a);
@@ -190,7 +190,7 @@ fl_marker fl_memory_mark(fl_memory *m, fl_memory_type t)
 
 fl_status fl_memory_rewind(fl_memory *m, fl_memory_type t, fl_marker mark)
 {
-    fli_region *r;
+    fli_region *r = NULL;
     fl_status st = frame_region(m, t, &r);
     if (st != FL_OK) return st;
     fli_pending pending;
