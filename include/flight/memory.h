@@ -401,9 +401,57 @@ fl_status fl_allocator_validate(const fl_allocator *a);
  * is in use; in address order except for the system allocator, whose blocks are the
  * platform's. The linear allocator, which does not track single allocations, reports its
  * used span and its free span. fn must not call back into the allocator. (added beyond
- * API.md) */
+ * API.md)
+ * For the free list and the buddy, the allocation a used block holds starts at
+ * block + allocation_overhead (fl_allocator_stats): one header word for the free list, 0
+ * for the buddy. That is the pointer deallocate, usable_size and relocate take. */
 typedef void (*fl_walk_fn)(const void *block, size_t size, bool used, void *user);
 fl_status fl_allocator_walk(const fl_allocator *a, fl_walk_fn fn, void *user);
+
+/*
+ * Moves one live allocation to lower memory: the primitive defragmentation is built from
+ * (added beyond API.md; fl_memory_defragment decides which allocations may move).
+ *
+ * The allocation starting at ptr goes to the lowest-addressed free place below ptr that
+ * holds it with the alignment it may need; its bytes are copied (the ranges may overlap:
+ * a block slides down into the free space just before it), the old block is freed and
+ * merges with its free neighbours, and *new_ptr gets the new address. Only that one
+ * allocation moves: pointers to every other allocation stay valid, so a caller can collect
+ * the used blocks with fl_allocator_walk and relocate them in increasing address order.
+ * When no such lower place exists, nothing changes and the call still succeeds with
+ * *new_ptr == ptr: "already as low as it can go" is not an error, and a compaction loop
+ * just compares the two pointers.
+ *
+ * - Free list: the new block is at least as large as the old (usable size never shrinks;
+ *   it may grow by less than one minimum block when the rest of a hole is too small to
+ *   stand alone). An allocation whose alignment was at most the free list's granule,
+ *   max(2 * sizeof(size_t), FL_ALIGN_DEFAULT) (so every default alignment), may land on
+ *   any block, all of which have that alignment; one made with a larger alignment keeps
+ *   its pointer's current alignment, capped at FL_ALIGN_MAX (the free list remembers that
+ *   a request was over-aligned, not by how much), so moving never weakens an alignment a
+ *   caller asked for. Cost: a walk over the blocks between the
+ *   lowest free block and ptr; relocating every allocation in increasing address order is
+ *   O(blocks) in total and leaves the used blocks packed at the start of the area,
+ *   followed by one free block (exactly so when no allocation was over-aligned).
+ * - Buddy: the new block is a free block of the same order (split from a larger one when
+ *   needed, keeping its lowest part), so usable size and alignment are unchanged; freeing
+ *   the old block lets its buddy coalesce. Cost: O(free blocks). A buddy created with
+ *   `managed` memory never touches those bytes: FL_ERR_NOT_SUPPORTED.
+ * - Linear, stack (allocations cannot move), pool (its blocks are interchangeable: there
+ *   is nothing to compact) and system (the platform owns placement): FL_ERR_NOT_SUPPORTED.
+ *   fl_allocator_stats.supports_defrag says which allocators relocate.
+ *
+ * Statistics: a move is neither an allocation nor a free. allocation_count and the
+ * total_allocations / total_deallocations counters do not change; used_bytes changes by
+ * the difference in consumed bytes (0 for the buddy) and peak_used_bytes follows it up;
+ * allocation_efficiency (lifetime requested / consumed) does not change.
+ *
+ * FL_ERR_INVALID_PARAMETERS for a, ptr or new_ptr NULL and for a pointer that is not the
+ * start of a live allocation of this allocator (foreign, interior, already freed); every
+ * failure leaves the allocator, its statistics and *new_ptr untouched. Like deallocate, a
+ * move ends the old pointer's life: no thread may use the allocation during the call.
+ */
+fl_status fl_allocator_relocate(fl_allocator *a, void *ptr, void **new_ptr);
 
 /* Linear and stack only: a checkpoint, and a return to it that frees everything allocated
  * since. Other types: mark returns {0} and rewind is FL_ERR_NOT_SUPPORTED. A marker above

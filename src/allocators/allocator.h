@@ -40,6 +40,9 @@ struct fl_allocator {
     size_t capacity; /* bytes the strategy manages: used + free, fixed at create */
     void *pages;     /* non-NULL when the memory came from the platform at create */
     size_t pages_size;
+    /* cfg->managed was set: the allocator never reads or writes the bytes it hands out, so
+     * it cannot move them either (relocate is FL_ERR_NOT_SUPPORTED). Set by create. */
+    bool external_memory;
     fli_counters counters;
     fli_lock lock;
 };
@@ -65,8 +68,14 @@ struct fli_allocator_ops {
     fl_marker (*mark)(fl_allocator *a);                /* NULL: not supported */
     fl_status (*rewind)(fl_allocator *a, fl_marker m); /* NULL: not supported */
     void (*destroy)(fl_allocator *a);                  /* NULL: nothing to release */
-    size_t allocation_overhead;                        /* header bytes per allocation */
-    bool supports_defrag;
+    /* Moves the live allocation at ptr to the lowest free place below it that holds it
+     * with the alignment it may need, copies its bytes, frees the old block and keeps the
+     * counters with fli_count_move; *out = ptr when no such place exists (FL_OK). A bad
+     * ptr changes nothing (FL_ERR_INVALID_PARAMETERS). NULL: not supported. Never called
+     * for an allocator with external_memory. */
+    fl_status (*relocate)(fl_allocator *a, void *ptr, void **out);
+    size_t allocation_overhead; /* header bytes per allocation */
+    bool supports_defrag;       /* true iff relocate is set */
 };
 
 extern const fli_allocator_ops fli_linear_ops;
@@ -91,6 +100,15 @@ static inline void fli_count_deallocation(fli_counters *c, size_t consumed)
     c->used_bytes -= consumed;
     c->allocation_count--;
     c->total_deallocations++;
+}
+
+/* A live allocation moved (relocate): not an allocation nor a free, so only the bytes it
+ * consumes change; the peak follows when they grow. The lifetime sums (requested and
+ * consumed bytes, hence allocation_efficiency) describe allocations as served: unchanged. */
+static inline void fli_count_move(fli_counters *c, size_t old_consumed, size_t new_consumed)
+{
+    c->used_bytes = c->used_bytes - old_consumed + new_consumed;
+    if (c->used_bytes > c->peak_used_bytes) c->peak_used_bytes = c->used_bytes;
 }
 
 /* Bulk release of `count` allocations consuming `consumed` bytes (rewind). */
