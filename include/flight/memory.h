@@ -470,7 +470,7 @@ fl_status fl_allocator_rewind(fl_allocator *a, fl_marker m);
  *   Video       buddy                 no header in front of any block (GPU memory)
  *   Audio       buddy                 likewise (sound RAM)
  *   Network     free list
- *   Shared      free list             capacity 0 in every profile until OS shared memory lands
+ *   Shared      free list             inside an OS shared-memory object (see below)
  *   Temporary   linear                released in bulk with fl_memory_rewind
  *   Stack       stack                 LIFO; released in bulk with fl_memory_rewind
  *   Pool        pool                  one pool per size class (pool_classes)
@@ -484,9 +484,17 @@ fl_status fl_allocator_rewind(fl_allocator *a, fl_marker m);
  * allocators have none of their own). Pressure callbacks always run outside that lock.
  * Without thread_safe the caller serialises all calls.
  *
+ * Shared: the Shared region is one mapping of an operating-system shared-memory object
+ * (the platform's shared_map: memfd or shm_open, mode 0600, mapped shared), so a process
+ * forked after an allocation reads and writes the same bytes. Allocate and free Shared
+ * blocks in one process (the interface's lock and counters are that process's). Where the
+ * platform has no shared_map, and with backing_memory (everything must live in the
+ * caller's block, which is not shared), the Shared type has capacity 0 whatever the
+ * configuration says; fl_memory_trim never releases its pages (they belong to the object).
+ *
  * Not yet provided (later work, documented in docs/platforms.md): waiting for memory
  * (timeout_ms is accepted; a request that cannot be served fails at once with
- * FL_ERR_OUT_OF_MEMORY), defragmentation, and OS shared memory for the Shared type.
+ * FL_ERR_OUT_OF_MEMORY) and defragmentation.
  * ------------------------------------------------------------------------------------- */
 
 typedef struct fl_memory fl_memory;
@@ -586,9 +594,10 @@ fl_status fl_memory_backing_size(const fl_memory_config *config, size_t *out);
  * configuration cannot work (message names the field): no type with capacity, an unknown
  * strategy, a capacity too small for its strategy, pool classes not ascending, thresholds
  * not ordered, an emergency reserve without a System region or not smaller than it,
- * backing_memory too small or with the System strategy; FL_ERR_NOT_SUPPORTED for a Shared
- * capacity (not available yet); FL_ERR_OUT_OF_MEMORY or FL_ERR_PLATFORM when the platform
- * refuses pages or a lock.
+ * backing_memory too small or with the System strategy, a Shared type with the System
+ * strategy, or only a Shared capacity where the Shared type has capacity 0 (see above);
+ * FL_ERR_OUT_OF_MEMORY or FL_ERR_PLATFORM when the platform refuses pages, shared memory
+ * or a lock.
  */
 fl_status fl_memory_create(const fl_memory_config *config, fl_memory **out);
 
