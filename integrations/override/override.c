@@ -11,7 +11,9 @@
  * reservation costs address space, not memory). No emergency reserve (malloc has no
  * "critical" requests). When the regions are full, the functions fail as malloc does:
  * NULL (posix_memalign: ENOMEM) with errno ENOMEM; there is no fallback to another heap,
- * the budget is a budget.
+ * the budget is a budget. Alignments above FL_ALIGN_MAX (64 KiB), which the interface
+ * does not serve, fail the same way (ENOMEM); malloc(0) returns a unique 1-byte block and
+ * realloc(p, 0) frees p and returns NULL, as glibc does.
  *
  * Threads: one process-wide mutex serialises every call into the interface (created with
  * thread_safe off: the mutex is the only lock, so pthread_atfork can take it around fork

@@ -47,7 +47,10 @@ static volatile size_t zero = 0, huge = SIZE_MAX - 4096, half = SIZE_MAX / 2;
 static void *(*volatile v_calloc)(size_t, size_t) = calloc;
 static void *(*volatile v_realloc)(void *, size_t) = realloc;
 static void *(*volatile v_reallocarray)(void *, size_t, size_t) = reallocarray;
+static void *(*volatile v_malloc)(size_t) = malloc; /* clang elides an unused malloc */
 static void (*volatile v_free)(void *) = free;
+static void *(*volatile v_aligned_alloc)(size_t, size_t) = aligned_alloc;
+static void *(*volatile v_memalign)(size_t, size_t) = memalign;
 
 static void test_malloc_free(void)
 {
@@ -67,7 +70,7 @@ static void test_malloc_free(void)
     free(z);
     free(NULL);
     errno = 0;
-    CHECK(malloc(huge) == NULL);
+    CHECK(v_malloc(huge) == NULL);
     CHECK(errno == ENOMEM);
     /* Large blocks go to the System region and come back. */
     void *big = malloc((size_t)64 << 20);
@@ -157,9 +160,9 @@ static void test_aligned(void)
     CHECK(p == (void *)&p); /* untouched on failure */
     CHECK(posix_memalign(&p, 2, 8) == EINVAL); /* not a multiple of sizeof(void *) */
     errno = 0;
-    CHECK(aligned_alloc(48, 96) == NULL && errno == EINVAL);
+    CHECK(v_aligned_alloc(48, 96) == NULL && errno == EINVAL);
     errno = 0;
-    CHECK(memalign(3, 8) == NULL && errno == EINVAL);
+    CHECK(v_memalign(3, 8) == NULL && errno == EINVAL);
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     void *v = valloc(10);
     CHECK(v != NULL && aligned(v, page));
