@@ -51,6 +51,7 @@ if [ "$what" = all ] || [ "$what" = host ] || [ "$what" = tsan ]; then
     # The stress test runs on its own below, at full count.
     CC=clang FLMEM_CTEST_ARGS="-L threads -E ^test_memory_threads$" run_suite tsan -DCMAKE_BUILD_TYPE=Debug \
         -DFLMEM_SANITIZE_THREAD=ON -DFLMEM_BUILD_SHARED=OFF -DFLMEM_BUILD_BENCH=OFF -DFLMEM_BUILD_EXAMPLES=OFF \
+        -DFLMEM_INTEGRATION_LUA=OFF -DFLMEM_INTEGRATION_OVERRIDE=OFF -DFLMEM_INTEGRATION_DOCS=OFF \
         -DFLMEM_TEST_SCALE="$tsan_scale"
     echo "==> [tsan] test_memory_threads at full count"
     FLMEM_TEST_SCALE=1 build/tsan/tests/test_memory_threads
