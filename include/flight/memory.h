@@ -795,8 +795,8 @@ fl_status fl_memory_size_region(fl_allocator_type strategy, size_t peak_live_byt
  * statistics and pressure, every type's statistics and pressure (all eight types, with
  * "present"), the regions, the allocator handles' statistics, and the live tagged or
  * relocatable allocations summed by tag. The library never prints: the text is handed to
- * `write` in pieces (not NUL-terminated; `length` bytes each), in order. `write` must not
- * call into this interface (it runs, for the tag summary, under the interface's lock).
+ * `write` in pieces (not NUL-terminated; `length` bytes each), in order. `write` runs outside
+ * the interface's lock; it should not change the interface while the dump is under way.
  * Added beyond API.md. FL_ERR_INVALID_PARAMETERS for m or write NULL.
  */
 typedef void (*fl_json_write_fn)(const char *text, size_t length, void *user);

@@ -44,7 +44,7 @@ int flmem_size(fl_platform platform, int argc, char **argv)
     size_t peak[FL_MEMORY_TYPE_COUNT] = {0}, largest[FL_MEMORY_TYPE_COUNT] = {0},
            smallest[FL_MEMORY_TYPE_COUNT] = {0};
     int any = 0;
-    for (int i = 0; i < argc; i++) {
+    for (int i = 0; i < argc; i += 2) {
         size_t *table = NULL;
         if (strcmp(argv[i], "--peak-live") == 0) table = peak;
         else if (strcmp(argv[i], "--largest") == 0) table = largest;
@@ -55,7 +55,6 @@ int flmem_size(fl_platform platform, int argc, char **argv)
         }
         if (!parse_pair(argv[i], argv[i + 1], table)) return FLMEM_EXIT_USAGE;
         any |= table == peak;
-        i++;
     }
     if (!any) {
         fprintf(stderr, "flmem size: give at least one --peak-live TYPE=BYTES\n");
