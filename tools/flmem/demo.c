@@ -38,6 +38,7 @@ typedef struct demo {
     int bar_shown;
     list textures, sounds, meshes, entities, particles, packets, streamed_sys, streamed_vid;
     list cache_sys, cache_vid;
+    size_t frame_peak[FL_MEMORY_TYPE_COUNT]; /* Temporary and Stack: the most used within the frame */
 } demo;
 
 static uint32_t rnd(demo *d)
@@ -125,7 +126,8 @@ static void on_pressure(fl_pressure_level level, const fl_pressure_info *info, v
         freed = drop_oldest(d, cache, n);
         d->s->cache_freed += n;
         char b[32];
-        snprintf(action, sizeof action, "freed %zu cached assets (%s)", n, flmem_bytes_str(freed, b, sizeof b));
+        if (n == 0) snprintf(action, sizeof action, "caches already empty");
+        else snprintf(action, sizeof action, "freed %zu cached assets (%s)", n, flmem_bytes_str(freed, b, sizeof b));
     }
     if (level >= FL_PRESSURE_HIGH) (void)fl_memory_gc_hint(d->m);
     if (level == FL_PRESSURE_CRITICAL && info->type != FL_MEMORY_ALL_TYPES) {
@@ -174,6 +176,8 @@ static void sample(demo *d)
     for (unsigned t = 0; t < (unsigned)FL_MEMORY_TYPE_COUNT; t++) {
         fl_memory_stats ts;
         p->used[t] = fl_memory_get_type_stats(d->m, (fl_memory_type)t, &ts) == FL_OK ? ts.used_bytes : 0;
+        if (d->frame_peak[t] > p->used[t]) p->used[t] = d->frame_peak[t];
+        d->frame_peak[t] = 0;
     }
 }
 
@@ -206,7 +210,8 @@ static void on_block(const void *block, size_t size, bool used, void *user)
         }
     }
     /* runs of one state; beyond run_cap the map is drawn from the slices */
-    if (h->run_count > 0 && h->runs[h->run_count - 1].used == (int)used &&
+    /* Free neighbours merge into one run; used blocks stay apart, so each is drawn. */
+    if (h->run_count > 0 && !used && !h->runs[h->run_count - 1].used &&
         h->runs[h->run_count - 1].offset + h->runs[h->run_count - 1].size == off) {
         h->runs[h->run_count - 1].size += size;
     } else if (h->run_count < h->run_cap) {
@@ -315,7 +320,7 @@ static void load_level(demo *d)
     for (unsigned i = 0; audio && i < n; i++) take(d, &d->sounds, between(d, audio / 40, audio / 14), FL_MEMORY_AUDIO, "sound");
     n = (unsigned)between(d, 20, 40);
     for (unsigned i = 0; sys && i < n; i++) take(d, &d->meshes, between(d, sys / 500, sys / 120), FL_MEMORY_SYSTEM, "mesh");
-    n = (unsigned)between(d, 150, 400);
+    n = (unsigned)between(d, 800, 1600);
     for (unsigned i = 0; type_total(d, FL_MEMORY_POOL) && i < n; i++)
         take(d, &d->entities, between(d, 48, 240), FL_MEMORY_POOL, NULL);
 }
@@ -331,6 +336,14 @@ static void unload_level(demo *d)
     drop_all(d, &d->particles);
 }
 
+/* Frame memory is back to empty when a frame ends: remember how much the frame used. */
+static void note_frame_peak(demo *d, fl_memory_type t)
+{
+    fl_memory_stats ts;
+    if (fl_memory_get_type_stats(d->m, t, &ts) == FL_OK && ts.used_bytes > d->frame_peak[t])
+        d->frame_peak[t] = ts.used_bytes;
+}
+
 static void play_frame(demo *d)
 {
     /* Per-frame temporary memory: a few scratch buffers, all returned at once. */
@@ -344,6 +357,7 @@ static void play_frame(demo *d)
                                          &a) != FL_OK)
                 d->s->failed_requests++;
         }
+        note_frame_peak(d, FL_MEMORY_TEMPORARY);
         if (fl_memory_rewind(d->m, FL_MEMORY_TEMPORARY, mark) != FL_OK)
             fprintf(stderr, "flmem demo: rewind failed: %s\n", fl_last_error()->message);
     }
@@ -354,8 +368,10 @@ static void play_frame(demo *d)
         if (fl_memory_allocate_typed(d->m, between(d, stack / 64, stack / 16), FL_MEMORY_STACK, 0, FL_FLAG_NONE,
                                      &outer) == FL_OK) {
             if (fl_memory_allocate_typed(d->m, between(d, 256, stack / 32), FL_MEMORY_STACK, 0, FL_FLAG_NONE,
-                                         &inner) == FL_OK)
+                                         &inner) == FL_OK) {
+                note_frame_peak(d, FL_MEMORY_STACK);
                 (void)fl_memory_deallocate(d->m, inner.ptr);
+            }
             (void)fl_memory_deallocate(d->m, outer.ptr);
         }
     }
@@ -531,9 +547,15 @@ int flmem_demo(const flmem_demo_options *o)
                 progress(d, f + 1, per_level);
             pace(&next, o->seconds, total_frames);
         }
-        if (d->level == STREAMING_LEVEL) snapshot(d, "After the streaming level, before it unloads");
+        if (d->tty && d->bar_shown) { /* keep each level's finished bar on screen */
+            putchar('\n');
+            d->bar_shown = 0;
+        }
+        if (d->level == STREAMING_LEVEL) snapshot(d, "Streaming Valley at its end, before it unloads");
+        if (d->level == LEVELS - 1) snapshot(d, "Boss Arena at its end: level data among the regrown caches");
         unload_level(d);
         sample(d);
+
     }
     clear_bar(d);
     drop_all(d, &d->packets);

@@ -105,7 +105,7 @@ static void heapmap(FILE *f, const flmem_heapmap *h, size_t snap, size_t index)
         for (unsigned k = 0; k < FLMEM_BUCKETS; k++) {
             if (h->bucket_used[k] <= 0.0f) continue;
             fprintf(f, "<rect class=\"block\" x=\"%.2f\" y=\"0\" width=\"%.2f\" height=\"%.0f\" fill=\"%s\" "
-                       "fill-opacity=\"%.2f\"/>\n", k * sw, sw, hh, color,
+                       "fill-opacity=\"%.2f\" stroke=\"none\"/>\n", k * sw, sw, hh, color,
                     h->bucket_used[k] > 1.0f ? 1.0 : (double)h->bucket_used[k]);
         }
     }
@@ -158,9 +158,10 @@ int flmem_report_write(const flmem_session *s, const char *path)
                "figure{margin:0.8em 0}figcaption{font-weight:bold;font-size:0.9em;margin-bottom:0.2em}\n"
                ".frame{fill:none;stroke:#999}.axis{font-size:10px;text-anchor:end;fill:#555}\n"
                ".taxis{font-size:10px;fill:#555}.bandlabel{font-size:9px;text-anchor:end;fill:#a05}\n"
-               ".free{fill:#eeeeee;stroke:#999}.block{stroke:none}\n"
+               ".free{fill:#eeeeee;stroke:#999}.block{stroke:#fff;stroke-width:0.6}\n"
                "table{border-collapse:collapse;font-size:0.85em;margin:0.5em 0}"
                "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child{text-align:left}\n"
+               "#events td{text-align:left}\n"
                ".legend span{display:inline-block;padding:0 8px;margin-right:4px}\n"
                "</style></head><body>\n", fl_platform_str(s->platform));
     fprintf(f, "<h1>flight-memory: a %u-second session on the %s profile</h1>\n", s->seconds,
