@@ -799,6 +799,19 @@ fl_status fl_memory_rewind(fl_memory *m, fl_memory_type t, fl_marker mark);
 fl_status fl_memory_size_region(fl_allocator_type strategy, size_t peak_live_bytes, size_t largest_allocation,
                                 size_t smallest_allocation, size_t *capacity);
 
+/* Receives fl_memory_dump_json's text: `length` bytes (not NUL-terminated), in order. */
+typedef void (*fl_json_write_fn)(const char *text, size_t length, void *user);
+/*
+ * The whole state of the interface as one JSON document (schema: docs/json.md): global
+ * statistics and pressure, every type's statistics and pressure (all eight types, with
+ * "present"), the regions, the allocator handles' statistics, and the live tagged or
+ * relocatable allocations summed by tag. The library never prints: the text is handed to
+ * `write` in pieces (not NUL-terminated; `length` bytes each), in order. `write` runs outside
+ * the interface's lock; it should not change the interface while the dump is under way.
+ * Added beyond API.md. FL_ERR_INVALID_PARAMETERS for m or write NULL.
+ */
+fl_status fl_memory_dump_json(fl_memory *m, fl_json_write_fn write, void *user);
+
 #ifdef __cplusplus
 }
 #endif
