@@ -65,7 +65,7 @@ typedef struct worker {
     char why[320];
 } worker;
 
-static atomic_uint_fast64_t pressure_low_calls, pressure_critical_calls;
+static atomic_ulong pressure_low_calls, pressure_critical_calls;
 
 /* Records the first failure of a thread and leaves its loop (CHECK jumps only on main). */
 #define WCHECK(w, cond, ...)                                                                        \
