@@ -13,6 +13,7 @@
  *   runner.c     arenas, creating the allocator under test, warm-up and repetitions
  *   timing.c     the clock, its overhead, CPU pinning, medians and percentiles
  *   report.c     the text tables, the CSV rows and the target lines
+ *   memory.c     the memory interface (fl_memory) as a backend, and its statistics reads
  *
  * So that the compiler cannot drop any work, every block gets one byte written when it is
  * allocated and that byte is read back (summed into a checksum) before the block is freed.
@@ -54,7 +55,8 @@ enum {
     BENCH_W2 = 1u << 1,
     BENCH_W3 = 1u << 2,
     BENCH_W4 = 1u << 3,
-    BENCH_ALL = BENCH_W1 | BENCH_W2 | BENCH_W3 | BENCH_W4
+    BENCH_STATS = 1u << 4, /* fl_memory_get_stats / get_pressure per call */
+    BENCH_ALL = BENCH_W1 | BENCH_W2 | BENCH_W3 | BENCH_W4 | BENCH_STATS
 };
 
 typedef struct bench_config {
@@ -100,18 +102,29 @@ void bench_percentiles(const uint32_t *samples, size_t count, double out[BENCH_P
 
 /* One column of a table: an allocator and how the bench sets it up. */
 typedef struct bench_backend {
-    const char *label;       /* "pool", "glibc", ... */
+    const char *label;       /* "pool", "glibc", "fl_memory/pool", ... */
     bool libc;               /* malloc/free rather than a flight-memory allocator */
     fl_allocator_type type;
     size_t arena_bytes;      /* the caller buffer given at create; 0: none (libc, system) */
     size_t block_size;       /* pool: the block size */
-    bool frees_by_reset;     /* W2: a frame is freed with one fl_allocator_reset (linear) */
+    bool frees_by_reset;     /* W2: a frame is freed with one fl_allocator_reset (linear), or
+                              * for the memory interface with fl_memory_mark / fl_memory_rewind */
+    /* The memory interface instead of one allocator: every request is
+     * fl_memory_allocate_typed(memory_type), every free fl_memory_deallocate, on an
+     * interface created from bench_memory_config(memory_system_bytes, memory_thread_safe)
+     * inside the arena (backing_memory; arena_bytes is its fl_memory_backing_size). */
+    bool memory;
+    fl_memory_type memory_type;
+    size_t memory_system_bytes;
+    bool memory_thread_safe;
 } bench_backend;
 
 /* The state of one replay: the allocator under test and what the replay observed. */
 typedef struct bench_run {
     const bench_backend *backend;
-    fl_allocator *a;   /* NULL: the C library */
+    fl_allocator *a;   /* NULL: the C library or the memory interface */
+    fl_memory *m;      /* non-NULL: the memory interface */
+    fl_memory_type memory_type;
     uint64_t checksum; /* sum of the bytes read back from blocks before they are freed */
     uint64_t ooms;     /* allocations refused for lack of memory */
     bool failed;       /* a real error: see `error` */
@@ -125,7 +138,18 @@ void bench_run_fail(bench_run *run, const char *what, const void *ptr, size_t si
 static inline unsigned char *bench_alloc(bench_run *run, size_t size)
 {
     void *p = NULL;
-    if (run->a == NULL) {
+    if (run->m != NULL) {
+        fl_allocation a;
+        fl_status status = fl_memory_allocate_typed(run->m, size, run->memory_type, 0, FL_FLAG_NONE, &a);
+        if (status != FL_OK) {
+            if (status == FL_ERR_OUT_OF_MEMORY)
+                run->ooms++;
+            else
+                bench_run_fail(run, "fl_memory_allocate_typed failed", NULL, size, status);
+            return NULL;
+        }
+        p = a.ptr;
+    } else if (run->a == NULL) {
         p = malloc(size);
         if (p == NULL) {
             run->ooms++;
@@ -149,7 +173,10 @@ static inline unsigned char *bench_alloc(bench_run *run, size_t size)
 static inline void bench_release(bench_run *run, unsigned char *p)
 {
     run->checksum += *p;
-    if (run->a == NULL) {
+    if (run->m != NULL) {
+        fl_status status = fl_memory_deallocate(run->m, p);
+        if (status != FL_OK) bench_run_fail(run, "fl_memory_deallocate failed", p, 0, status);
+    } else if (run->a == NULL) {
         free(p);
     } else {
         fl_status status = fl_allocator_deallocate(run->a, p);
@@ -163,7 +190,7 @@ static inline void bench_release(bench_run *run, unsigned char *p)
 static inline void bench_teardown(bench_run *run, unsigned char *p)
 {
     run->checksum += *p;
-    if (run->a == NULL) free(p);
+    if (run->a == NULL && run->m == NULL) free(p);
 }
 
 /* What one replay measured. */
@@ -199,7 +226,7 @@ void bench_measure(const bench_config *cfg, const bench_backend *backend, bench_
 
 /* ---- tables (workloads.c fills them, report.c prints them) ----------------------------- */
 
-#define BENCH_MAX_ROWS 12
+#define BENCH_MAX_ROWS 16
 
 typedef struct bench_table {
     const char *name;  /* "W1" */
@@ -217,6 +244,19 @@ void bench_table_finish(bench_table *table);
 bool bench_w1(const bench_config *cfg, bench_table *table);
 bool bench_w2(const bench_config *cfg, bench_table *table);
 bool bench_w3_w4(const bench_config *cfg, bench_table *w3, bench_table *w4);
+
+/* The memory interface (memory.c). */
+/* A configuration for the workloads: the HOST profile's strategies with capacities sized
+ * for them (System system_bytes, Pool 16 MiB, Temporary 8 MiB; no Video, Audio or Shared). */
+void bench_memory_config(size_t system_bytes, bool thread_safe, fl_memory_config *out);
+/* A backend row for the memory interface: label, the type every request names, and the
+ * System capacity its interface gets; arena_bytes = fl_memory_backing_size. */
+bench_backend bench_memory_backend(const char *label, fl_memory_type type, size_t system_bytes, bool thread_safe);
+/* Creates run->m inside arena (backing memory). */
+fl_status bench_memory_create(const bench_backend *backend, unsigned char *arena, bench_run *run);
+/* Times fl_memory_get_stats, _get_type_stats and _get_pressure per call and prints them
+ * with the issue's target (<= 20 ns); false on a real error. */
+bool bench_memory_reads(const bench_config *cfg);
 
 /* Report (report.c). */
 void bench_report_table(const bench_config *cfg, const bench_table *table);

@@ -1,7 +1,7 @@
 /*
  * flmem_bench: flags, the run's header, the workloads in order, the exit status.
  *
- *   flmem_bench [--quick] [--reps N] [--workload W1|W2|W3|W4|all[,...]] [--csv FILE]
+ *   flmem_bench [--quick] [--reps N] [--workload W1|W2|W3|W4|reads|all[,...]] [--csv FILE]
  *               [--seed N] [--no-pin]
  *
  * Exit status: 0 whether or not targets are met (this is a measurement, not a test); 1 on a
@@ -26,7 +26,8 @@ static void usage(FILE *out)
             "usage: flmem_bench [options]\n"
             "  --quick            scaled-down op counts and arenas (CI smoke run, a few seconds)\n"
             "  --reps N           measured replays per allocator, 1..64 (default %d, --quick %d)\n"
-            "  --workload LIST    W1, W2, W3, W4 or all, comma-separated (default all)\n"
+            "  --workload LIST    W1, W2, W3, W4, reads (fl_memory statistics reads) or all,\n"
+            "                     comma-separated (default all)\n"
             "  --csv FILE         also write machine-readable rows to FILE\n"
             "  --seed N           seed of the op sequences (default 0x%x)\n"
             "  --no-pin           do not pin the process to one CPU\n"
@@ -47,6 +48,7 @@ static bool parse_workloads(const char *text, unsigned *out)
         else if (strcasecmp(item, "W2") == 0) mask |= BENCH_W2;
         else if (strcasecmp(item, "W3") == 0) mask |= BENCH_W3;
         else if (strcasecmp(item, "W4") == 0) mask |= BENCH_W4;
+        else if (strcasecmp(item, "reads") == 0) mask |= BENCH_STATS;
         else return false;
     }
     *out = mask;
@@ -166,6 +168,8 @@ int main(int argc, char **argv)
             error |= bench_table_has_error(t);
         }
     }
+
+    if (cfg.workloads & BENCH_STATS) error |= !bench_memory_reads(&cfg);
 
     double seconds = (double)(bench_now_ns() - started) / 1e9;
     printf("\ntotal %.1f s%s\n", seconds, error ? "; ERRORS above (exit status 1)" : "");

@@ -8,8 +8,9 @@
 
 #include <string.h>
 
-/* The targets of issue #2. A ratio target compares the allocator's median to the C
- * library's; the latency target bounds the free list's p99.99 allocation time. */
+/* The targets of issue #2 (single allocators) and issue #3 (the same workloads through the
+ * memory interface, with and without its lock). A ratio target compares the row's median
+ * to the C library's; the latency target bounds the free list's p99.99 allocation time. */
 typedef struct bench_target {
     const char *table;
     const char *allocator;
@@ -22,6 +23,12 @@ static const bench_target targets[] = {
     {"W2", "linear", false, 0.15},
     {"W3", "freelist", false, 0.40},
     {"W4", "freelist", true, 1000.0},
+    {"W1", "fl_memory/pool", false, 0.50},
+    {"W1", "fl_memory-mt/pool", false, 0.50},
+    {"W2", "fl_memory/temp", false, 0.20},
+    {"W2", "fl_memory-mt/temp", false, 0.20},
+    {"W3", "fl_memory/system", false, 0.50},
+    {"W3", "fl_memory-mt/system", false, 0.50},
 };
 
 static double mib(size_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
@@ -39,13 +46,13 @@ static const bench_row *libc_row(const bench_table *table, const char *workload)
 
 static void print_unmeasured(const bench_row *row)
 {
-    printf("  %-11s %-9s %9s   %s\n", row->workload, row->allocator,
+    printf("  %-11s %-19s %9s   %s\n", row->workload, row->allocator,
            row->state == BENCH_ROW_NA ? "n/a" : "ERROR", row->note);
 }
 
 static void print_pair_table(const bench_table *table)
 {
-    printf("  %-11s %-9s %9s %17s %7s %6s %10s\n", "workload", "allocator", "ns/pair", "min..max", "ratio",
+    printf("  %-11s %-19s %9s %17s %7s %6s %10s\n", "workload", "allocator", "ns/pair", "min..max", "ratio",
            "OOMs", "arena MiB");
     for (size_t i = 0; i < table->count; i++) {
         const bench_row *row = &table->rows[i];
@@ -63,14 +70,14 @@ static void print_pair_table(const bench_table *table)
             snprintf(arena, sizeof arena, "%.1f", mib(row->arena_bytes));
         else
             snprintf(arena, sizeof arena, "-");
-        printf("  %-11s %-9s %9.2f %17s %7s %6llu %10s\n", row->workload, row->allocator, row->median_ns,
+        printf("  %-11s %-19s %9.2f %17s %7s %6llu %10s\n", row->workload, row->allocator, row->median_ns,
                range, ratio, (unsigned long long)row->ooms, arena);
     }
 }
 
 static void print_latency_table(const bench_table *table)
 {
-    printf("  %-11s %-9s", "workload", "allocator");
+    printf("  %-11s %-19s", "workload", "allocator");
     for (int p = 0; p < BENCH_PCT_COUNT; p++) printf(" %8s", bench_pct_names[p]);
     printf(" %17s %6s %10s\n", "p99.99 min..max", "OOMs", "arena MiB");
     for (size_t i = 0; i < table->count; i++) {
@@ -79,7 +86,7 @@ static void print_latency_table(const bench_table *table)
             print_unmeasured(row);
             continue;
         }
-        printf("  %-11s %-9s", row->workload, row->allocator);
+        printf("  %-11s %-19s", row->workload, row->allocator);
         for (int p = 0; p < BENCH_PCT_COUNT; p++) printf(" %8.0f", row->pct_ns[p]);
         char range[32], arena[16];
         snprintf(range, sizeof range, "%.0f..%.0f", row->p9999_min_ns, row->p9999_max_ns);

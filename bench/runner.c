@@ -62,7 +62,14 @@ static int replay_once(const bench_backend *backend, unsigned char *arena, bench
 {
     memset(run, 0, sizeof *run);
     run->backend = backend;
-    if (!backend->libc) {
+    if (backend->memory) {
+        fl_status status = bench_memory_create(backend, arena, run);
+        if (status != FL_OK) {
+            row_note(row, status == FL_ERR_NOT_SUPPORTED ? BENCH_ROW_NA : BENCH_ROW_ERROR, "fl_memory_create: %s: %s",
+                     fl_status_str(status), fl_last_error()->message);
+            return status == FL_ERR_NOT_SUPPORTED ? 1 : -1;
+        }
+    } else if (!backend->libc) {
         fl_allocator_config config;
         memset(&config, 0, sizeof config);
         config.type = backend->type;
@@ -91,6 +98,16 @@ static int replay_once(const bench_backend *backend, unsigned char *arena, bench
         }
         fl_allocator_destroy(run->a);
         run->a = NULL;
+    }
+    if (run->m != NULL) {
+        /* Its live blocks too: every region and counter checked, then all of it goes. */
+        if (!run->failed && fl_memory_validate(run->m) != FL_OK) {
+            run->failed = true;
+            snprintf(run->error, sizeof run->error, "fl_memory_validate after the replay: %s",
+                     fl_last_error()->message);
+        }
+        fl_memory_destroy(run->m);
+        run->m = NULL;
     }
     if (run->failed) {
         row_note(row, BENCH_ROW_ERROR, "%s", run->error);

@@ -11,6 +11,13 @@
  *   W3  a general heap: sizes log-uniform 16 B .. 64 KiB, 1 % log-uniform 256 KiB .. 4 MiB,
  *       about 64 MiB live, 5 M random replacements.
  *   W4  W3 again, timing every allocation on its own, for latency percentiles.
+ *
+ * W1..W3 also run through the memory interface (issue #3), in the same run as the C
+ * library: W1 as Pool-type requests, W2 as Temporary-type requests with a frame freed by
+ * fl_memory_mark / fl_memory_rewind, W3 as System-type requests (which the interface
+ * routes to its pools when they fit a class, else to the System free list). The rows
+ * "fl_memory/..." use an interface without a lock (one thread, like a console profile);
+ * "fl_memory-mt/..." the same with thread_safe (one mutex per call).
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime in bench.h */
 
@@ -44,6 +51,9 @@
 #define W3_LARGE_MIN (256.0 * 1024.0)
 #define W3_LARGE_MAX (4.0 * 1024.0 * 1024.0)
 #define W3_LARGE_SHARE 0.01
+
+/* A backend row of one allocator (or the C library): the memory-interface fields unused. */
+#define ROW(...) {__VA_ARGS__, false, FL_MEMORY_SYSTEM, 0, false}
 
 /* A buddy allocator manages a power-of-two span: the extra sixteenth leaves room for its
  * control block and metadata beside a span of the nominal size. */
@@ -159,11 +169,13 @@ bool bench_w1(const bench_config *cfg, bench_table *table)
     for (size_t k = 0; k < w.ops; k++) w.op_slot[k] = (uint32_t)rng_below(&rng, w.live);
 
     const bench_backend backends[] = {
-        {"pool", false, FL_ALLOCATOR_POOL, 2 * MIB, W1_BLOCK, false},
-        {"freelist", false, FL_ALLOCATOR_FREELIST, 4 * MIB, 0, false},
-        {"buddy", false, FL_ALLOCATOR_BUDDY, BUDDY_ARENA(4 * MIB), 0, false},
-        {"system", false, FL_ALLOCATOR_SYSTEM, 0, 0, false},
-        {BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false},
+        ROW("pool", false, FL_ALLOCATOR_POOL, 2 * MIB, W1_BLOCK, false),
+        ROW("freelist", false, FL_ALLOCATOR_FREELIST, 4 * MIB, 0, false),
+        ROW("buddy", false, FL_ALLOCATOR_BUDDY, BUDDY_ARENA(4 * MIB), 0, false),
+        ROW("system", false, FL_ALLOCATOR_SYSTEM, 0, 0, false),
+        ROW(BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false),
+        bench_memory_backend("fl_memory/pool", FL_MEMORY_POOL, 16 * MIB, false),
+        bench_memory_backend("fl_memory-mt/pool", FL_MEMORY_POOL, 16 * MIB, true),
     };
     measure_all(cfg, table, "W1", backends, sizeof backends / sizeof backends[0], w1_replay, &w);
     bench_table_finish(table);
@@ -188,9 +200,11 @@ static void w2_replay(bench_run *run, const void *data, bench_rep *out)
     const w2_data *w = data;
     unsigned char **slot = w->slot;
     bool by_reset = run->backend->frees_by_reset;
+    fl_marker frame_start = {0, 0, 0};
     uint64_t start = bench_now_ns();
     for (size_t f = 0; f < w->frames; f++) {
         size_t pattern = f % w->patterns;
+        if (by_reset && run->m != NULL) frame_start = fl_memory_mark(run->m, run->memory_type);
         const uint16_t *size = w->sizes + pattern * w->frame;
         const uint16_t *order = w->random ? w->random_order + pattern * w->frame : w->reverse_order;
         for (size_t i = 0; i < w->frame; i++) {
@@ -206,7 +220,12 @@ static void w2_replay(bench_run *run, const void *data, bench_rep *out)
                 const unsigned char *p = slot[i];
                 if (p != NULL) run->checksum += *p;
             }
-            fl_allocator_reset(run->a);
+            if (run->m != NULL) {
+                fl_status status = fl_memory_rewind(run->m, run->memory_type, frame_start);
+                if (status != FL_OK) bench_run_fail(run, "fl_memory_rewind failed", NULL, 0, status);
+            } else {
+                fl_allocator_reset(run->a);
+            }
         } else {
             for (size_t k = 0; k < w->frame; k++) {
                 unsigned char *p = slot[order[k]];
@@ -250,22 +269,29 @@ bool bench_w2(const bench_config *cfg, bench_table *table)
         for (size_t i = 0; i < frame; i++) reverse_order[i] = (uint16_t)(frame - 1 - i);
 
         w2_data w = {frame, frames, patterns, sizes, random_order, reverse_order, false, slot};
+        bench_backend temp = bench_memory_backend("fl_memory/temp", FL_MEMORY_TEMPORARY, 16 * MIB, false);
+        bench_backend temp_mt = bench_memory_backend("fl_memory-mt/temp", FL_MEMORY_TEMPORARY, 16 * MIB, true);
+        temp.frees_by_reset = temp_mt.frees_by_reset = true;
         /* Reverse order: the stack frees LIFO, the linear allocator resets. */
         const bench_backend reverse[] = {
-            {"linear", false, FL_ALLOCATOR_LINEAR, 8 * MIB, 0, true},
-            {"stack", false, FL_ALLOCATOR_STACK, 8 * MIB, 0, false},
-            {"freelist", false, FL_ALLOCATOR_FREELIST, 8 * MIB, 0, false},
-            {"buddy", false, FL_ALLOCATOR_BUDDY, BUDDY_ARENA(16 * MIB), 0, false},
-            {BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false},
+            ROW("linear", false, FL_ALLOCATOR_LINEAR, 8 * MIB, 0, true),
+            ROW("stack", false, FL_ALLOCATOR_STACK, 8 * MIB, 0, false),
+            ROW("freelist", false, FL_ALLOCATOR_FREELIST, 8 * MIB, 0, false),
+            ROW("buddy", false, FL_ALLOCATOR_BUDDY, BUDDY_ARENA(16 * MIB), 0, false),
+            ROW(BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false),
+            temp,
+            temp_mt,
         };
         measure_all(cfg, table, "W2-reverse", reverse, sizeof reverse / sizeof reverse[0], w2_replay, &w);
         /* Random order: no stack (its frees must be LIFO). */
         w.random = true;
         const bench_backend random[] = {
-            {"linear", false, FL_ALLOCATOR_LINEAR, 8 * MIB, 0, true},
-            {"freelist", false, FL_ALLOCATOR_FREELIST, 8 * MIB, 0, false},
-            {"buddy", false, FL_ALLOCATOR_BUDDY, BUDDY_ARENA(16 * MIB), 0, false},
-            {BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false},
+            ROW("linear", false, FL_ALLOCATOR_LINEAR, 8 * MIB, 0, true),
+            ROW("freelist", false, FL_ALLOCATOR_FREELIST, 8 * MIB, 0, false),
+            ROW("buddy", false, FL_ALLOCATOR_BUDDY, BUDDY_ARENA(16 * MIB), 0, false),
+            ROW(BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false),
+            temp,
+            temp_mt,
         };
         measure_all(cfg, table, "W2-random", random, sizeof random / sizeof random[0], w2_replay, &w);
         bench_table_finish(table);
@@ -418,10 +444,12 @@ bool bench_w3_w4(const bench_config *cfg, bench_table *w3, bench_table *w4)
                      "sizes log-uniform 16 B..64 KiB, 1 %% 256 KiB..4 MiB",
                      ops, slots, (double)start_live / (double)MIB, (double)peak / (double)MIB);
             const bench_backend backends[] = {
-                {"freelist", false, FL_ALLOCATOR_FREELIST, fl_arena, 0, false},
-                {"buddy", false, FL_ALLOCATOR_BUDDY, buddy_arena, 0, false},
-                {"system", false, FL_ALLOCATOR_SYSTEM, 0, 0, false},
-                {BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false},
+                ROW("freelist", false, FL_ALLOCATOR_FREELIST, fl_arena, 0, false),
+                ROW("buddy", false, FL_ALLOCATOR_BUDDY, buddy_arena, 0, false),
+                ROW("system", false, FL_ALLOCATOR_SYSTEM, 0, 0, false),
+                ROW(BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false),
+                bench_memory_backend("fl_memory/system", FL_MEMORY_SYSTEM, fl_arena, false),
+                bench_memory_backend("fl_memory-mt/system", FL_MEMORY_SYSTEM, fl_arena, true),
             };
             measure_all(cfg, w3, "W3", backends, sizeof backends / sizeof backends[0], w3_replay, &w);
             bench_table_finish(w3);
@@ -435,9 +463,9 @@ bool bench_w3_w4(const bench_config *cfg, bench_table *w3, bench_table *w4)
                      "subtracted; pre-faulted arenas",
                      ops, (unsigned long long)w.overhead_ns);
             const bench_backend backends[] = {
-                {"freelist", false, FL_ALLOCATOR_FREELIST, fl_arena, 0, false},
-                {"buddy", false, FL_ALLOCATOR_BUDDY, buddy_arena, 0, false},
-                {BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false},
+                ROW("freelist", false, FL_ALLOCATOR_FREELIST, fl_arena, 0, false),
+                ROW("buddy", false, FL_ALLOCATOR_BUDDY, buddy_arena, 0, false),
+                ROW(BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false),
             };
             measure_all(cfg, w4, "W4", backends, sizeof backends / sizeof backends[0], w4_replay, &w);
             bench_table_finish(w4);

@@ -1,7 +1,8 @@
 /*
  * What the machine a test program runs on can do, for the few tests that need more than
- * the library's contract: the POSIX backend as fl_platform_default(), fork(), and memory
- * protection (mprotect that really faults). Everything else in the suite runs everywhere.
+ * the library's contract: the POSIX backend as fl_platform_default(), fork(), memory
+ * protection (mprotect that really faults), and how many threads may run at once.
+ * Everything else in the suite runs everywhere.
  *
  * A test function that needs a capability starts with
  *     SKIP_UNLESS(CAPS_FORK, "why the test cannot run without it");
@@ -22,11 +23,15 @@
 #define CAPS_POSIX_TABLE 0
 #define CAPS_FORK 0
 #define CAPS_MEMORY_PROTECTION 0
+/* Workers come from a pool of 4 made at start (-sPTHREAD_POOL_SIZE=4, the toolchain file):
+ * a fifth pthread_create would wait for the main thread to yield, which a test never does. */
+#define CAPS_THREADS_MAX 4
 #else
 #define CAPS_PLATFORM_NAME "POSIX"
 #define CAPS_POSIX_TABLE 1
 #define CAPS_FORK 1
 #define CAPS_MEMORY_PROTECTION 1
+#define CAPS_THREADS_MAX 64 /* more threads than a test starts */
 #endif
 
 #define SKIP_UNLESS(capability, reason)                                                         \

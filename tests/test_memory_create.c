@@ -212,7 +212,8 @@ static void test_config_checks(void)
     expect_create_fails(&c, FL_ERR_INVALID_PARAMETERS, "smaller than the System capacity");
     c = small_config();
     c.capacity[FL_MEMORY_SHARED] = 64 * KIB;
-    expect_create_fails(&c, FL_ERR_NOT_SUPPORTED, "Shared");
+    c.strategy[FL_MEMORY_SHARED] = FL_ALLOCATOR_SYSTEM; /* test_memory_shared.c has the rest */
+    expect_create_fails(&c, FL_ERR_INVALID_PARAMETERS, "Shared");
     c = small_config();
     c.capacity[FL_MEMORY_STACK] = 8; /* too small for any stack */
     expect_create_fails(&c, FL_ERR_INVALID_PARAMETERS, "Stack region");

@@ -470,7 +470,7 @@ fl_status fl_allocator_rewind(fl_allocator *a, fl_marker m);
  *   Video       buddy                 bookkeeping outside the region (GPU memory)
  *   Audio       buddy                 likewise (sound RAM)
  *   Network     free list
- *   Shared      free list             capacity 0 in every profile until OS shared memory lands
+ *   Shared      free list             inside an OS shared-memory object (see below)
  *   Temporary   linear                released in bulk with fl_memory_rewind
  *   Stack       stack                 LIFO; released in bulk with fl_memory_rewind
  *   Pool        pool                  one pool per size class (pool_classes)
@@ -491,8 +491,18 @@ fl_status fl_allocator_rewind(fl_allocator *a, fl_marker m);
  * calls. A request with timeout_ms waits on a condition variable of the interface (see
  * fl_memory_allocate_request).
  *
- * Not yet provided (later work, documented in docs/platforms.md): OS shared memory for the
- * Shared type.
+ * Shared: the Shared region is one mapping of an operating-system shared-memory object
+ * (the platform's shared_map: memfd or shm_open, mode 0600, mapped shared), so a process
+ * forked after an allocation reads and writes the same bytes. Allocate and free Shared
+ * blocks in one process (the interface's lock and counters are that process's). Where the
+ * platform has no shared_map, and with backing_memory (everything must live in the
+ * caller's block, which is not shared), the Shared type has capacity 0 whatever the
+ * configuration says; fl_memory_trim never releases its pages (they belong to the object).
+ *
+ * Not yet provided (docs/platforms.md, "Not yet"): placing the Video and Audio regions
+ * at addresses the platform gives (a console's VRAM and sound RAM). Their bookkeeping is
+ * already outside them, but the regions themselves are still carved from backing_memory
+ * or mapped from the platform like the others.
  * ------------------------------------------------------------------------------------- */
 
 typedef struct fl_memory fl_memory;
@@ -608,9 +618,10 @@ fl_status fl_memory_backing_size(const fl_memory_config *config, size_t *out);
  * configuration cannot work (message names the field): no type with capacity, an unknown
  * strategy, a capacity too small for its strategy, pool classes not ascending, thresholds
  * not ordered, an emergency reserve without a System region or not smaller than it,
- * backing_memory too small or with the System strategy; FL_ERR_NOT_SUPPORTED for a Shared
- * capacity (not available yet); FL_ERR_OUT_OF_MEMORY or FL_ERR_PLATFORM when the platform
- * refuses pages or a lock.
+ * backing_memory too small or with the System strategy, a Shared type with the System
+ * strategy, or only a Shared capacity where the Shared type has capacity 0 (see above);
+ * FL_ERR_OUT_OF_MEMORY or FL_ERR_PLATFORM when the platform refuses pages, shared memory
+ * or a lock.
  */
 fl_status fl_memory_create(const fl_memory_config *config, fl_memory **out);
 
@@ -808,14 +819,20 @@ size_t fl_memory_get_regions(fl_memory *m, fl_memory_region *out, size_t cap);
 fl_marker fl_memory_mark(fl_memory *m, fl_memory_type t);
 fl_status fl_memory_rewind(fl_memory *m, fl_memory_type t, fl_marker mark);
 
+/* Defragmentation progress: bytes moved so far, bytes to examine, the fraction examined
+ * (see fl_memory_defragment). */
+typedef void (*fl_defrag_progress_fn)(size_t moved, size_t total, double progress, void *user);
+
 /*
  * Defragmentation: compacts the allocations made with FL_FLAG_RELOCATABLE toward the start
  * of their region, so that the free space between them merges into larger blocks.
  *
- * Regions: those served by the free list (System, Network, the emergency reserve, any type
- * configured so) and by the buddy (Video, Audio). fl_memory_defragment does all of them and
- * skips the others (linear, stack, pool and platform-heap regions cannot move anything);
- * fl_memory_defragment_allocator(m, t, ...) does the regions of strategy t only.
+ * Regions: those served by the free list (System, Network, Shared, the emergency reserve,
+ * any type configured so) and by the buddy (Video, Audio). fl_memory_defragment does all of
+ * them and skips the others (linear, stack, pool and platform-heap regions cannot move
+ * anything); fl_memory_defragment_allocator(m, t, ...) does the regions of strategy t only.
+ * on_relocate runs in the calling process only: a relocatable Shared allocation whose
+ * address another process holds would leave that process pointing at the old place.
  *
  * Moves: in each region, the relocatable allocations in increasing address order; each
  * goes to the lowest free place below it that holds it (fl_allocator_relocate: the free
@@ -861,7 +878,6 @@ fl_status fl_memory_rewind(fl_memory *m, fl_memory_type t, fl_marker mark);
  * structure broken (fl_memory_validate says where); moves made before stay made, *out is
  * not written. fn and out may be NULL.
  */
-typedef void (*fl_defrag_progress_fn)(size_t moved, size_t total, double progress, void *user);
 fl_status fl_memory_defragment(fl_memory *m, fl_defrag_progress_fn fn, void *user, fl_defrag_result *out);
 fl_status fl_memory_defragment_allocator(fl_memory *m, fl_allocator_type t, fl_defrag_progress_fn fn, void *user,
                                          fl_defrag_result *out);
@@ -890,6 +906,21 @@ fl_status fl_memory_defragment_allocator(fl_memory *m, fl_allocator_type t, fl_d
  */
 fl_status fl_memory_size_region(fl_allocator_type strategy, size_t peak_live_bytes, size_t largest_allocation,
                                 size_t smallest_allocation, size_t *capacity);
+
+/* Receives fl_memory_dump_json's text: `length` bytes (not NUL-terminated), in order. */
+typedef void (*fl_json_write_fn)(const char *text, size_t length, void *user);
+/*
+ * The whole state of the interface as one JSON document (schema: docs/json.md): global
+ * statistics and pressure, every type's statistics and pressure (all eight types, with
+ * "present"), the regions (with where their bookkeeping lives), the allocator handles'
+ * statistics, the live tagged or relocatable allocations summed by tag, what waiting
+ * requests (timeout_ms) and defragmentation did since create (the last fl_defrag_result
+ * included). The library never prints: the text is handed to
+ * `write` in pieces (not NUL-terminated; `length` bytes each), in order. `write` runs outside
+ * the interface's lock; it should not change the interface while the dump is under way.
+ * Added beyond API.md. FL_ERR_INVALID_PARAMETERS for m or write NULL.
+ */
+fl_status fl_memory_dump_json(fl_memory *m, fl_json_write_fn write, void *user);
 
 #ifdef __cplusplus
 }

@@ -159,7 +159,7 @@ fl_status fl_allocator_allocate(fl_allocator *a, size_t size, size_t alignment, 
 
     lock_if_shared(a);
     status = a->ops->allocate(a, size, align, out);
-    if (FLI_UNLIKELY(status == FL_ERR_OUT_OF_MEMORY)) a->counters.failed_allocations++;
+    if (FLI_UNLIKELY(status == FL_ERR_OUT_OF_MEMORY) && !a->ops->counts_failures) a->counters.failed_allocations++;
     unlock_if_shared(a);
     return status;
 }

@@ -76,6 +76,10 @@ struct fli_allocator_ops {
     fl_status (*relocate)(fl_allocator *a, void *ptr, void **out);
     size_t allocation_overhead; /* header bytes per allocation */
     bool supports_defrag;       /* true iff relocate is set */
+    /* true: allocate counts its own FL_ERR_OUT_OF_MEMORY answers in failed_allocations,
+     * under the lock that guards its counters (the memory interface's handles, whose lock
+     * is the interface's, not the handle's); allocator.c then does not. */
+    bool counts_failures;
 };
 
 extern const fli_allocator_ops fli_linear_ops;

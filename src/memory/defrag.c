@@ -90,7 +90,10 @@ static void shape_locked(const fl_memory *m, const scope *sc, size_t *largest, d
     } else {
         const fl_allocator *v = &m->views[sc->strategy].base;
         free_bytes = v->capacity - v->counters.used_bytes;
-        *pct = 100.0 * (free_bytes ? (double)fragmented / (double)free_bytes : 0.0);
+        /* The ratio rounded to a double first, as fl_memory_get_allocator_stats stores it, so
+         * 100 * that ratio is the same number on x87 too (excess precision). */
+        double ratio = free_bytes ? (double)fragmented / (double)free_bytes : 0.0;
+        *pct = 100.0 * ratio;
     }
 }
 
@@ -276,12 +279,17 @@ static fl_status defragment(fl_memory *m, uint32_t mask, const scope *sc, fl_def
         if (st != FL_OK) return st;
     }
 
-    fli_mem_lock(m);
-    shape_locked(m, sc, &res.largest_free_after, &res.fragmentation_after);
-    fli_mem_unlock(m);
-    if (fn != NULL && !w.ended) fn(w.moved_bytes, w.total, 1.0, user);
     res.bytes_moved = w.moved_bytes;
     res.allocations_moved = w.moved_count;
+    fli_mem_lock(m);
+    shape_locked(m, sc, &res.largest_free_after, &res.fragmentation_after);
+    m->defrag_runs++; /* for fl_memory_dump_json */
+    m->defrag_allocations += res.allocations_moved;
+    m->defrag_bytes += res.bytes_moved;
+    m->last_defrag = res;
+    m->has_last_defrag = true;
+    fli_mem_unlock(m);
+    if (fn != NULL && !w.ended) fn(w.moved_bytes, w.total, 1.0, user);
     if (out != NULL) *out = res;
     return FL_OK;
 }

@@ -13,6 +13,12 @@
  *   platform pages:  one mapping for the control part, one mapping per region
  *                    (a region served by the platform heap has no buffer at all)
  *
+ * The Shared region is always a mapping of an operating-system shared-memory object
+ * (the platform's shared_map), never pages of the caller's block: a process forked after
+ * create sees the same bytes. Without a shared_map hook, or with backing memory (which
+ * promises that everything lives in the caller's block), it is left out: the Shared type
+ * then has capacity 0, whatever the configuration asked.
+ *
  * With backing memory nothing after this file's create calls the platform for memory: the
  * allocators get their buffers, and the interface's own lock is the only platform object
  * (thread_safe only).
@@ -56,18 +62,28 @@ static bool add_aligned(size_t *acc, size_t x)
     return add_checked(acc, rounded);
 }
 
-static fl_status make_plan(const fl_memory_config *cfg, plan *p)
+/* `backed`: the layout is for backing memory (which leaves the Shared region out). */
+static fl_status make_plan(const fl_memory_config *cfg, bool backed, plan *p)
 {
     fl_status st = fli_check_config(cfg);
     if (st != FL_OK) return st;
     memset(p, 0, sizeof *p);
+    bool shared_ok = !backed && fli_has_shared(fli_platform_or_default(cfg->platform));
+    bool any = false;
     for (unsigned t = 0; t < FL_MEMORY_TYPE_COUNT; t++) {
-        if (cfg->capacity[t] == 0) continue;
+        if (cfg->capacity[t] == 0 || (t == FL_MEMORY_SHARED && !shared_ok)) continue;
+        any = true;
         p->present[t] = true;
         p->strategy[t] = cfg->strategy[t] == FL_ALLOCATOR_AUTO ? fli_default_strategy((fl_memory_type)t)
                                                                : cfg->strategy[t];
         p->region_size[t] = p->strategy[t] == FL_ALLOCATOR_SYSTEM ? 0 : cfg->capacity[t];
     }
+    if (!any)
+        return fli_fail(FL_ERR_INVALID_PARAMETERS,
+                        "no memory type has a capacity here: the Shared type's %zu bytes need operating-system "
+                        "shared memory, which %s",
+                        cfg->capacity[FL_MEMORY_SHARED],
+                        backed ? "backing_memory leaves out" : "this platform does not provide");
     if (cfg->emergency_reserve != 0) {
         p->present[FLI_RESERVE] = true;
         p->strategy[FLI_RESERVE] = FL_ALLOCATOR_FREELIST;
@@ -131,7 +147,7 @@ fl_status fl_memory_backing_size(const fl_memory_config *config, size_t *out)
                             fl_memory_type_str((fl_memory_type)t));
     }
     plan p;
-    fl_status st = make_plan(&probe, &p);
+    fl_status st = make_plan(&probe, true, &p);
     if (st != FL_OK) return st;
     *out = p.backing_bytes;
     return FL_OK;
@@ -283,7 +299,10 @@ static void release_regions(fl_memory *m)
         fli_region *r = &m->regions[i];
         for (unsigned c = 0; c < r->class_count; c++) fl_allocator_destroy(r->cls[c].a);
         if (r->a) fl_allocator_destroy(r->a);
-        if (r->mapping) fli_os_unmap(&m->os, r->mapping, r->mapping_size);
+        if (r->mapping && i == FL_MEMORY_SHARED)
+            fli_os_shared_unmap(&m->os, r->mapping, r->mapping_size);
+        else if (r->mapping)
+            fli_os_unmap(&m->os, r->mapping, r->mapping_size);
         r->class_count = 0;
         r->a = NULL;
         r->mapping = NULL;
@@ -322,7 +341,7 @@ fl_status fl_memory_create(const fl_memory_config *config, fl_memory **out)
     if (config == NULL || out == NULL)
         return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_memory_create: %s is NULL", config ? "out" : "config");
     plan p;
-    fl_status st = make_plan(config, &p);
+    fl_status st = make_plan(config, config->backing_memory != NULL, &p);
     if (st != FL_OK) return st;
 
     fli_os os = {fli_platform_or_default(config->platform)};
@@ -378,10 +397,11 @@ fl_status fl_memory_create(const fl_memory_config *config, fl_memory **out)
                           r->size);
             break;
         }
-        r->mapping = fli_os_map(&os, bytes);
+        bool shared = i == FL_MEMORY_SHARED;
+        r->mapping = shared ? fli_os_shared_map(&os, bytes) : fli_os_map(&os, bytes);
         if (r->mapping == NULL) {
-            st = fli_fail(FL_ERR_OUT_OF_MEMORY, "the platform could not map %zu bytes for the %s region", bytes,
-                          region_name(i));
+            st = fli_fail(FL_ERR_OUT_OF_MEMORY, "the platform could not map %zu bytes%s for the %s region", bytes,
+                          shared ? " of shared memory" : "", region_name(i));
             break;
         }
         r->mapping_size = bytes;

@@ -67,6 +67,12 @@ static inline void fli_os_lock(const fli_os *os, fli_lock *lock) { fli_lock_acqu
 static inline void fli_os_unlock(const fli_os *os, fli_lock *lock) { fli_lock_release(os->hooks, lock); }
 static inline void fli_os_lock_destroy(const fli_os *os, fli_lock *lock) { fli_lock_destroy(os->hooks, lock); }
 static inline uint64_t fli_os_physical_memory(const fli_os *os) { return fli_physical_memory(os->hooks); }
+/* The Shared region's memory: an operating-system shared-memory object, mapped shared. */
+static inline void *fli_os_shared_map(const fli_os *os, size_t size) { return fli_shared_map(os->hooks, size); }
+static inline void fli_os_shared_unmap(const fli_os *os, void *memory, size_t size)
+{
+    fli_shared_unmap(os->hooks, memory, size);
+}
 
 /* ---- counters ----------------------------------------------------------------------- */
 
@@ -244,6 +250,13 @@ struct fl_memory {
     /* Defragmentation (defrag.c): the byte copy of external (Video/Audio buddy) regions. */
     fl_copy_fn relocate_copy; /* never NULL */
     void *relocate_copy_user;
+
+    /* What waiting and defragmentation did, for fl_memory_dump_json (json.c); updated
+     * under the lock, once per wait or per defragmentation call (nothing on a hot path). */
+    uint64_t waited, waited_served, waited_timeouts;
+    uint64_t defrag_runs, defrag_allocations, defrag_bytes;
+    bool has_last_defrag;
+    fl_defrag_result last_defrag;
 };
 
 /* ---- shared internal functions ---------------------------------------------------------- */

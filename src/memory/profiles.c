@@ -142,6 +142,9 @@ static void scaled_host(fl_memory_config *c, size_t s)
     /* Audio buffers are KiB-sized: 256-byte units keep the buddy's bookkeeping (9 bytes a
      * unit, in the control part) at 1/28 of the region instead of 1/7. */
     c->buddy_min_block[FL_MEMORY_AUDIO] = 256;
+    /* Operating-system shared memory, where the platform has it (a 4 GiB System gets
+     * 32 MiB; see docs/platforms.md for why it stays small). */
+    if (fli_has_shared(fl_platform_default())) c->capacity[FL_MEMORY_SHARED] = s / 128;
     c->thread_safe = true;
 }
 
@@ -217,12 +220,13 @@ fl_status fli_check_config(const fl_memory_config *c)
         if (st != FL_OK) return st;
         if (c->capacity[t] == 0) continue;
         any = true;
-        if (t == FL_MEMORY_SHARED)
-            return fli_fail(FL_ERR_NOT_SUPPORTED,
-                            "the Shared type needs operating-system shared memory, which is not available yet: "
-                            "its capacity must be 0");
         fl_allocator_type strategy = c->strategy[t] == FL_ALLOCATOR_AUTO ? fli_default_strategy((fl_memory_type)t)
                                                                            : c->strategy[t];
+        /* The Shared region is served inside its shared mapping; heap blocks are private. */
+        if (t == FL_MEMORY_SHARED && strategy == FL_ALLOCATOR_SYSTEM)
+            return fli_fail(FL_ERR_INVALID_PARAMETERS,
+                            "the Shared type cannot use the System strategy: the platform heap is not shared "
+                            "between processes");
         if (strategy == FL_ALLOCATOR_SYSTEM && c->backing_memory != NULL)
             return fli_fail(FL_ERR_INVALID_PARAMETERS,
                             "the %s type uses the System strategy (the platform heap), which backing_memory excludes",

@@ -290,6 +290,9 @@ static fl_status route_planned(fl_memory *m, const fli_req *q, served *s)
             st = table_full ? FL_ERR_OUT_OF_MEMORY : try_route(m, q, &plan, s);
         } while (st == FL_ERR_OUT_OF_MEMORY && more);
         if (st == FL_ERR_OUT_OF_MEMORY) st = FL_ERR_TIMEOUT;
+        m->waited++; /* for fl_memory_dump_json */
+        if (st == FL_OK) m->waited_served++;
+        else if (st == FL_ERR_TIMEOUT) m->waited_timeouts++;
     }
     if (FLI_LIKELY(st == FL_OK)) {
         account_allocation(m, s, q->size, &pending);

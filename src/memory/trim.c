@@ -3,7 +3,9 @@
  * platform (release_pages keeps the range mapped; later reads see zeroes).
  *
  * Only regions the interface mapped itself are trimmed: backing memory belongs to the
- * caller, and a heap region's blocks belong to the platform. Each region's allocator walks
+ * caller, and a heap region's blocks belong to the platform. The Shared region is not
+ * either: release_pages drops private pages, while shared pages belong to the shared
+ * object (other processes may map them) and would neither be freed nor read back zero. Each region's allocator walks
  * its blocks; for every free block, the whole pages strictly inside it, past its first
  * TRIM_MARGIN bytes and before its last TRIM_MARGIN bytes, are released.
  *
@@ -43,7 +45,7 @@ fl_status fl_memory_trim(fl_memory *m, size_t *released)
         fli_mem_lock(m);
         for (unsigned i = 0; i < FLI_REGION_COUNT; i++) {
             const fli_region *r = &m->regions[i];
-            if (!r->present || r->mapping == NULL) continue;
+            if (!r->present || r->mapping == NULL || i == FL_MEMORY_SHARED) continue;
             /* Asked only here: with backing memory the platform hears nothing at all. */
             if (w.page == 0) w.page = fli_os_page_size(&m->os);
             for (unsigned c = 0; c < r->class_count; c++) (void)r->cls[c].a->ops->walk(r->cls[c].a, trim_block, &w);

@@ -40,7 +40,16 @@ static fl_status view_init(void *memory, size_t size, const fl_allocator_config 
 
 static fl_status view_allocate(fl_allocator *a, size_t size, size_t alignment, void **out)
 {
-    return fli_route_strategy(as_view(a)->m, a->type, size, alignment, out);
+    fl_memory *m = as_view(a)->m;
+    fl_status st = fli_route_strategy(m, a->type, size, alignment, out);
+    if (FLI_UNLIKELY(st == FL_ERR_OUT_OF_MEMORY)) {
+        /* Counted here, under the interface's lock (counts_failures): allocator.c would
+         * count it with only the handle's lock, which views do not have. */
+        fli_mem_lock(m);
+        a->counters.failed_allocations++;
+        fli_mem_unlock(m);
+    }
+    return st;
 }
 
 static fl_status view_deallocate(fl_allocator *a, void *ptr) { return fli_free_strategy(as_view(a)->m, a->type, ptr); }
@@ -193,6 +202,7 @@ static fl_status view_relocate(fl_allocator *a, void *ptr, void **out)
         .relocate = relocate_fn,                                                                                     \
         .allocation_overhead = overhead,                                                                             \
         .supports_defrag = defrag,                                                                                   \
+        .counts_failures = true,                                                                                     \
     }
 
 /* allocation_overhead: what each strategy's allocator reports (allocator.h); the linear
