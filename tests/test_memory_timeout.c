@@ -120,6 +120,8 @@ static void test_waiter_woken_by_free(void)
     start_waiter(&w, &t, m, 500 * KIB, FL_MEMORY_SYSTEM, 2000);
     CHECK(wait_for_sleepers(1));
     sleep_ms(50);
+    /* Asleep, not polling: in those 50 ms it did not come back for another cond_wait. */
+    CHECK_EQ_SIZE(fake_calls(&fake, FAKE_COND_WAIT), 1);
     uint64_t freed_at = now_ns();
     CHECK_OK(fl_memory_deallocate(m, big.ptr));
     pthread_join(t, NULL);
@@ -191,8 +193,14 @@ static void test_timeout_expires(void)
     memset(&out, 0xCD, sizeof out);
     fl_allocation untouched = out;
     uint64_t start = now_ns();
+    clock_t cpu0 = clock();
     CHECK_STATUS(fl_memory_allocate_request(m, &r, &out), FL_ERR_TIMEOUT);
     double took = ms_since(start);
+    /* No busy loop: the 150 ms were slept in a handful of cond_waits (one, but for
+     * spurious wake-ups), and cost the process far less than 150 ms of CPU. */
+    double cpu_ms = 1000.0 * (double)(clock() - cpu0) / CLOCKS_PER_SEC;
+    CHECK_MSG(fake_calls(&fake, FAKE_COND_WAIT) <= 3, "%zu cond_waits in one timeout", fake_calls(&fake, FAKE_COND_WAIT));
+    CHECK_MSG(cpu_ms < 50.0, "the wait used %.1f ms of CPU", cpu_ms);
     CHECK_MSG(took >= 150.0, "timed out after %.1f ms of 150", took);
     CHECK_MSG(took < 150.0 + 3000.0, "timed out after %.1f ms of 150", took); /* generous: loaded machines */
     CHECK(message_has("150 ms"));
