@@ -12,9 +12,17 @@
  * and defragmentations while two other threads allocate and free plain blocks in the same
  * regions (run under ThreadSanitizer too: the file starts threads).
  */
+#define _POSIX_C_SOURCE 200809L /* fork, waitpid */
+
 #include "memory_test_util.h"
+#include "platform_caps.h"
 
 #include <pthread.h>
+#if CAPS_FORK
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
 
 /* ---- blocks the tests own ------------------------------------------------------------- */
 
@@ -772,6 +780,62 @@ static void test_randomized(void)
     fl_memory_destroy(m);
 }
 
+/* ---- the Shared region --------------------------------------------------------------------- */
+
+/* Shared is a free list inside an OS shared-memory object: its relocatable blocks compact
+ * like System's, and a child forked afterwards writes through a moved block's new address
+ * what the parent then reads (the new place is shared memory too). */
+static void test_shared_region(void)
+{
+    SKIP_UNLESS(fli_has_shared(fl_platform_default()), "no shared_map here: the Shared type has capacity 0");
+    fl_memory_config c = small_config();
+    c.capacity[FL_MEMORY_SHARED] = 256 * KIB;
+    c.max_records = 256;
+    fl_memory *m = make_memory(&c);
+    static block blocks[40];
+    memset(blocks, 0, sizeof blocks);
+    for (size_t i = 0; i < 40; i++) CHECK_OK(allocate_block(m, &blocks[i], 3000 + 100 * i, FL_MEMORY_SHARED, true, 500 + i));
+    for (size_t i = 0; i < 40; i += 2) {
+        CHECK_OK(fl_memory_deallocate(m, blocks[i].ptr));
+        blocks[i].live = false;
+    }
+    size_t total = live_relocatable_bytes(blocks, 40, FL_MEMORY_SHARED, m);
+    reset_logs(m);
+    fl_defrag_result res;
+    CHECK_OK(fl_memory_defragment(m, on_progress, &prog, &res));
+    relog.m = NULL;
+    prog.m = NULL;
+    check_result_against_log(&res);
+    check_progress(total, &res);
+    CHECK(res.allocations_moved >= 10);
+    check_blocks(m, blocks, 40);
+    CHECK_OK(fl_memory_validate(m));
+    check_identities(m);
+#if CAPS_FORK
+    block *moved = NULL;
+    for (size_t i = 0; i < 40 && moved == NULL; i++)
+        if (blocks[i].live && blocks[i].moves == 1) moved = &blocks[i];
+    CHECK(moved != NULL);
+    if (moved != NULL) {
+        fflush(stdout);
+        pid_t child = fork();
+        CHECK(child >= 0);
+        if (child == 0) {
+            harness_fill(moved->ptr, moved->size, 9090);
+            _exit(0);
+        }
+        int status = 0;
+        CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        CHECK(harness_pattern_ok(moved->ptr, moved->size, 9090)); /* the child's bytes, at the new address */
+        moved->id = 9090;
+    }
+#endif
+    for (size_t i = 0; i < 40; i++)
+        if (blocks[i].live) CHECK_OK(fl_memory_deallocate(m, blocks[i].ptr));
+    CHECK_OK(fl_memory_validate(m));
+    fl_memory_destroy(m);
+}
+
 /* ---- other threads meanwhile ------------------------------------------------------------ */
 
 /* A thread that allocates and frees plain (never relocatable) blocks in System and Video,
@@ -913,5 +977,6 @@ int main(void)
     RUN(test_console_bookkeeping_cost);
     RUN(test_randomized);
     RUN(test_concurrent_with_other_threads);
+    RUN(test_shared_region);
     return harness_finish();
 }
