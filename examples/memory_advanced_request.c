@@ -8,7 +8,7 @@ static void advanced_allocation_example(fl_memory *memory)
     fl_alloc_request request = fl_make_allocation_request(2 * 1024 * 1024, FL_MEMORY_SYSTEM, FL_ALIGN_PAGE,
                                                           FL_FLAG_CACHEABLE | FL_FLAG_ZERO);
     request.preferred_allocator = FL_ALLOCATOR_BUDDY;
-    request.timeout_ms = 5000; /* accepted; waiting for memory is not implemented yet */
+    request.timeout_ms = 5000; /* if memory is short, wait up to 5 s for another thread to free some */
     request.allow_fallback = true;
 
     fl_allocation allocation;

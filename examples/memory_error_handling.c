@@ -38,9 +38,10 @@ int main(void)
 {
     fl_memory *memory = example_memory(FL_PLATFORM_DREAMCAST);
     EXPECT(robust_memory_usage(memory, FL_MEMORY_SYSTEM, 1024 * 1024));
-    /* Hold 4 MiB of VRAM, then ask for 4 MiB more: short, so the example retries with 2. */
-    fl_allocation held;
+    /* Hold 6 of the 8 MiB of VRAM, then ask for 4 MiB: short, so the example retries with 2. */
+    fl_allocation held, held2;
     MUST(fl_memory_allocate_typed(memory, 4 * 1024 * 1024, FL_MEMORY_VIDEO, 0, 0, &held));
+    MUST(fl_memory_allocate_typed(memory, 2 * 1024 * 1024, FL_MEMORY_VIDEO, 0, 0, &held2));
     EXPECT(robust_memory_usage(memory, FL_MEMORY_VIDEO, 4 * 1024 * 1024));
     /* Above the profile's largest allocation: a parameter error, not a shortage. */
     EXPECT(!robust_memory_usage(memory, FL_MEMORY_SYSTEM, 5 * 1024 * 1024));
@@ -49,6 +50,7 @@ int main(void)
     EXPECT(fl_memory_deallocate(memory, &local) == FL_ERR_INVALID_PARAMETERS);
     printf("refused: %s\n", fl_last_error()->message);
     MUST(fl_memory_deallocate(memory, held.ptr));
+    MUST(fl_memory_deallocate(memory, held2.ptr));
     fl_memory_stats stats;
     MUST(fl_memory_get_stats(memory, &stats));
     printf("failed allocations: %llu\n", (unsigned long long)stats.failed_allocations);

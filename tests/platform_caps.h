@@ -26,12 +26,15 @@
 /* Workers come from a pool of 4 made at start (-sPTHREAD_POOL_SIZE=4, the toolchain file):
  * a fifth pthread_create would wait for the main thread to yield, which a test never does. */
 #define CAPS_THREADS_MAX 4
+/* clock() is not the process's CPU time there (a blocked wait counts as time used). */
+#define CAPS_CPU_CLOCK 0
 #else
 #define CAPS_PLATFORM_NAME "POSIX"
 #define CAPS_POSIX_TABLE 1
 #define CAPS_FORK 1
 #define CAPS_MEMORY_PROTECTION 1
 #define CAPS_THREADS_MAX 64 /* more threads than a test starts */
+#define CAPS_CPU_CLOCK 1      /* clock() counts CPU time only: a sleeping thread costs none */
 #endif
 
 #define SKIP_UNLESS(capability, reason)                                                         \

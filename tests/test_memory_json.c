@@ -143,10 +143,98 @@ static void test_many_tags(void)
     fl_memory_destroy(m);
 }
 
+static void follow(void *old_ptr, void *new_ptr, size_t size, void *user)
+{
+    (void)old_ptr;
+    (void)size;
+    *(void **)user = new_ptr;
+}
+
+/* The regions' bookkeeping place, and the waiting and defragmentation sections: empty
+ * after create, then counting what really happened. */
+static void test_activity(void)
+{
+    fl_memory_config c = small_config();
+    c.thread_safe = true;
+    fl_memory *m = make_memory(&c);
+    const fl_platform_hooks *os = fl_platform_default();
+    bool can_wait = os->cond_init != NULL && os->cond_wait != NULL && os->now_ns != NULL;
+    sink *s = calloc(1, sizeof *s);
+    CHECK(s != NULL);
+    CHECK_OK(fl_memory_dump_json(m, into_sink, s));
+    CHECK(balanced(s->text));
+    CHECK(strstr(s->text, "\"last\": null") != NULL);
+    CHECK(number_after(s->text, "\"runs\"") == 0);
+    CHECK(number_after(s->text, "\"requests_waited\"") == 0);
+    CHECK(strstr(s->text, can_wait ? "\"available\": true" : "\"available\": false") != NULL);
+    /* Video's buddy keeps its map in the control part; System's free list inside. */
+    const char *video = strstr(s->text, "\"type\": \"Video\"");
+    CHECK(video != NULL && strstr(video, "\"bookkeeping\": \"outside\"") != NULL);
+    const char *system = strstr(s->text, "\"type\": \"System\"");
+    const char *place = system != NULL ? strstr(system, "\"bookkeeping\"") : NULL;
+    CHECK(place != NULL && strncmp(place, "\"bookkeeping\": \"inside\"", 23) == 0);
+
+    /* Eight relocatable blocks, every other one freed, one defragmentation. */
+    void *blocks[8];
+    for (int i = 0; i < 8; i++) {
+        fl_alloc_request req = fl_make_allocation_request(4096, FL_MEMORY_SYSTEM, 0, FL_FLAG_RELOCATABLE);
+        req.on_relocate = follow;
+        req.relocate_user = &blocks[i];
+        fl_allocation a;
+        CHECK_OK(fl_memory_allocate_request(m, &req, &a));
+        blocks[i] = a.ptr;
+    }
+    /* The lowest of each pair by address goes (the free list may hand out from either end). */
+    for (int i = 0; i < 8; i += 2) {
+        int low = (uintptr_t)blocks[i] < (uintptr_t)blocks[i + 1] ? i : i + 1;
+        CHECK_OK(fl_memory_deallocate(m, blocks[low]));
+        blocks[low] = NULL;
+    }
+    fl_defrag_result r;
+    CHECK_OK(fl_memory_defragment(m, NULL, NULL, &r));
+    CHECK(r.allocations_moved >= 1);
+    /* A request that waits 5 ms for memory nobody frees. */
+    fl_alloc_request big = fl_make_allocation_request(2 * MIB, FL_MEMORY_NETWORK, 0, 0);
+    big.size = 60 * KIB;
+    fl_allocation hold, late;
+    CHECK_OK(fl_memory_allocate_typed(m, 40 * KIB, FL_MEMORY_NETWORK, 0, 0, &hold));
+    big.timeout_ms = 5;
+    CHECK_STATUS(fl_memory_allocate_request(m, &big, &late), can_wait ? FL_ERR_TIMEOUT : FL_ERR_OUT_OF_MEMORY);
+
+    s->length = 0;
+    s->text[0] = '\0';
+    CHECK_OK(fl_memory_dump_json(m, into_sink, s));
+    CHECK(balanced(s->text));
+    const char *d = strstr(s->text, "\"defragmentation\"");
+    CHECK(d != NULL);
+    if (d != NULL) {
+        CHECK(number_after(d, "\"runs\"") == 1);
+        CHECK(number_after(d, "\"allocations_moved\"") == r.allocations_moved);
+        CHECK(number_after(d, "\"bytes_moved\"") == r.bytes_moved);
+        const char *last = strstr(d, "\"last\": {");
+        CHECK(last != NULL);
+        if (last != NULL) {
+            CHECK(number_after(last, "\"largest_free_before\"") == r.largest_free_before);
+            CHECK(number_after(last, "\"largest_free_after\"") == r.largest_free_after);
+        }
+    }
+    CHECK(number_after(s->text, "\"requests_waited\"") == (can_wait ? 1u : 0u));
+    CHECK(number_after(s->text, "\"timed_out\"") == (can_wait ? 1u : 0u));
+    CHECK(number_after(s->text, "\"served_after_waiting\"") == 0);
+    CHECK(number_after(s->text, "\"waiting_now\"") == 0);
+    CHECK_OK(fl_memory_deallocate(m, hold.ptr));
+    for (int i = 0; i < 8; i++)
+        if (blocks[i] != NULL) CHECK_OK(fl_memory_deallocate(m, blocks[i]));
+    CHECK_OK(fl_memory_validate(m));
+    free(s);
+    fl_memory_destroy(m);
+}
+
 int main(void)
 {
     RUN(test_bad_input);
     RUN(test_document);
     RUN(test_many_tags);
+    RUN(test_activity);
     return harness_finish();
 }

@@ -186,7 +186,7 @@ static void test_fallback_and_budgets(void)
     c.fallback[FL_MEMORY_AUDIO] = FL_MEMORY_NETWORK;
     c.capacity[FL_MEMORY_AUDIO] = 512 * KIB;
     m = make_memory(&c);
-    r = fl_make_allocation_request(300 * KIB, FL_MEMORY_NETWORK, 0, 0);
+    r = fl_make_allocation_request(520 * KIB, FL_MEMORY_NETWORK, 0, 0); /* more than either has */
     r.allow_fallback = true;
     CHECK_STATUS(fl_memory_allocate_request(m, &r, &a), FL_ERR_OUT_OF_MEMORY);
     r.size = 100 * KIB; /* too big for Network (64 KiB), fits Audio */
@@ -290,7 +290,7 @@ static void test_emergency_reserve(void)
     CHECK(p.available_bytes < 2000); /* the reserve's use is not ordinary pressure either */
     /* A critical Video request never reaches System memory (its route has no System). */
     fl_allocation v;
-    CHECK_OK(fl_memory_allocate_typed(m, 100 * KIB, FL_MEMORY_VIDEO, 0, 0, &v));
+    CHECK_OK(fl_memory_allocate_typed(m, 200 * KIB, FL_MEMORY_VIDEO, 0, 0, &v)); /* its whole 256 KiB */
     CHECK_STATUS(fl_memory_allocate_typed(m, 100 * KIB, FL_MEMORY_VIDEO, 0, FL_FLAG_CRITICAL, &a), FL_ERR_OUT_OF_MEMORY);
     CHECK_OK(fl_memory_deallocate(m, v.ptr));
     /* With fallback to System, a critical Temporary request can. */

@@ -467,7 +467,7 @@ fl_status fl_allocator_rewind(fl_allocator *a, fl_marker m);
  *
  *   type        default strategy      notes
  *   System      free list             the emergency reserve is a second free list beside it
- *   Video       buddy                 no header in front of any block (GPU memory)
+ *   Video       buddy                 bookkeeping outside the region (GPU memory)
  *   Audio       buddy                 likewise (sound RAM)
  *   Network     free list
  *   Shared      free list             inside an OS shared-memory object (see below)
@@ -480,9 +480,16 @@ fl_status fl_allocator_rewind(fl_allocator *a, fl_marker m);
  * class from a table), and the owning allocator then checks the pointer exactly, so
  * foreign, interior and already freed pointers are refused with nothing changed.
  *
+ * A Video or Audio region served by the buddy keeps every byte of its bookkeeping (the
+ * buddy's state map and free-list links, 9 bytes per buddy_min_block unit) in the
+ * interface's control part, never in the region: on a console that memory is VRAM or
+ * sound RAM, written by DMA, that the CPU should not scribble headers into.
+ *
  * Threads: with thread_safe every call takes one lock of the interface (the regions'
- * allocators have none of their own). Pressure callbacks always run outside that lock.
- * Without thread_safe the caller serialises all calls.
+ * allocators have none of their own). Pressure, relocation and defragmentation progress
+ * callbacks always run outside that lock. Without thread_safe the caller serialises all
+ * calls. A request with timeout_ms waits on a condition variable of the interface (see
+ * fl_memory_allocate_request).
  *
  * Shared: the Shared region is one mapping of an operating-system shared-memory object
  * (the platform's shared_map: memfd or shm_open, mode 0600, mapped shared), so a process
@@ -492,9 +499,10 @@ fl_status fl_allocator_rewind(fl_allocator *a, fl_marker m);
  * caller's block, which is not shared), the Shared type has capacity 0 whatever the
  * configuration says; fl_memory_trim never releases its pages (they belong to the object).
  *
- * Not yet provided (later work, documented in docs/platforms.md): waiting for memory
- * (timeout_ms is accepted; a request that cannot be served fails at once with
- * FL_ERR_OUT_OF_MEMORY) and defragmentation.
+ * Not yet provided (docs/platforms.md, "Not yet"): placing the Video and Audio regions
+ * at addresses the platform gives (a console's VRAM and sound RAM). Their bookkeeping is
+ * already outside them, but the regions themselves are still carved from backing_memory
+ * or mapped from the platform like the others.
  * ------------------------------------------------------------------------------------- */
 
 typedef struct fl_memory fl_memory;
@@ -508,6 +516,9 @@ typedef struct fl_memory fl_memory;
 
 /* Most pressure callbacks registered at once. */
 #define FL_PRESSURE_CALLBACK_MAX 32
+
+/* A copy of `size` bytes from src to dst (fl_memory_config.relocate_copy). */
+typedef void (*fl_copy_fn)(void *dst, const void *src, size_t size, void *user);
 
 /*
  * Absolute pressure thresholds: the number of available bytes at or below which each level
@@ -550,6 +561,11 @@ typedef struct fl_memory_config {
     /* Bytes of the pool region given to each class; classes left at 0 share what the others
      * leave, equally. All 0: an equal split. */
     size_t pool_class_bytes[FL_POOL_CLASS_MAX];
+    /* The smallest block of each type's region when its strategy is the buddy: a power of
+     * two >= 8; 0: 256 (FL_ALIGN_GPU) for Video, 64 for the others. Every allocation rounds
+     * up to a power-of-two multiple of it; a Video or Audio buddy keeps 9 bytes of
+     * bookkeeping per block of this size in the control part (docs/platforms.md). */
+    size_t buddy_min_block[FL_MEMORY_TYPE_COUNT];
 
     /* Absolute pressure thresholds per type and for the interface as a whole (whose
      * available bytes are the sum over the types). All 0: the ratio table. */
@@ -569,6 +585,14 @@ typedef struct fl_memory_config {
     void *backing_memory;
     size_t backing_size;
     const fl_platform_hooks *platform; /* NULL: the platform the library was built for */
+
+    /* How defragmentation copies an allocation in a region whose bookkeeping lives outside
+     * it (the Video and Audio buddy regions; the other allocators move their own bytes):
+     * NULL: memmove. A console may pass a DMA copy; it must have finished when it returns.
+     * Called with the interface's lock held (it must not call the interface), with
+     * disjoint ranges of `size` bytes. */
+    fl_copy_fn relocate_copy;
+    void *relocate_copy_user;
 } fl_memory_config;
 
 /*
@@ -635,6 +659,17 @@ fl_alloc_request fl_make_allocation_request(size_t size, fl_memory_type type, si
  * memory is still short, the pressure of each type of the route is raised to Critical
  * (callbacks run and may free memory) and the route is tried once more.
  *
+ * Waiting (timeout_ms): when even that retry fails and timeout_ms is not 0, the request
+ * waits, on a condition variable with the interface's lock, until another thread frees
+ * memory (deallocate, reallocate, rewind, a handle's reset, or a defragmentation move
+ * wake it; each wakes waiters only when there are some), tries the route again, and goes
+ * back to waiting until it succeeds or timeout_ms have passed since it began to wait: then
+ * FL_ERR_TIMEOUT. No busy loop: between wake-ups the thread sleeps. It fails at once with
+ * FL_ERR_OUT_OF_MEMORY instead when waiting cannot help: the interface is not thread_safe
+ * (no other thread may free meanwhile: a single-threaded program cannot be rescued by
+ * waiting), the platform has no condition variables or no clock (freestanding), or the
+ * size exceeds the capacity of every region the route could use.
+ *
  * *out tells what served the request: ptr (aligned to `alignment`), size (usable bytes,
  * >= the request), alignment (the one asked for, 0 resolved to FL_ALIGN_DEFAULT), type and
  * allocator, and flags (the request's flags plus the region's capabilities).
@@ -645,6 +680,11 @@ fl_alloc_request fl_make_allocation_request(size_t size, fl_memory_type type, si
  * FL_ERR_NOT_SUPPORTED: no region of the route exists or has the requested capabilities.
  * FL_ERR_OUT_OF_MEMORY: every region of the route is full (counted in failed_allocations
  * of the preferred type), or the record table is full for a tagged or relocatable request.
+ * FL_ERR_TIMEOUT: the same after waiting timeout_ms (counted once in failed_allocations).
+ *
+ * FL_FLAG_RELOCATABLE needs on_relocate: fl_memory_defragment may move the allocation and
+ * then calls on_relocate(old, new, size, relocate_user) so its owner can update every
+ * pointer it holds; an owner that was not told would keep a dangling pointer.
  */
 fl_status fl_memory_allocate_request(fl_memory *m, const fl_alloc_request *req, fl_allocation *out);
 
@@ -693,7 +733,9 @@ fl_status fl_memory_validate(fl_memory *m);
  *   padding; in a linear region, freed allocations until a rewind); free = total - used.
  * - peak_used_bytes >= used_bytes; allocation_count = total_allocations -
  *   total_deallocations (a rewind counts one deallocation per live allocation it releases);
- *   failed_allocations counts FL_ERR_OUT_OF_MEMORY answers.
+ *   failed_allocations counts FL_ERR_OUT_OF_MEMORY and FL_ERR_TIMEOUT answers. A
+ *   defragmentation move is neither an allocation nor a free (used bytes follow a free
+ *   list block that grows by a few bytes in the move).
  * - largest_free_block: a request of that size and alignment 1 to this type succeeds now
  *   (for System without FL_FLAG_CRITICAL, so the reserve is not in it); in the global
  *   stats, the largest over the types (a request typed to that type succeeds).
@@ -744,7 +786,10 @@ fl_status fl_memory_gc_hint(fl_memory *m);
  * preferred_allocator that no other strategy may serve, and is counted in the interface's
  * statistics; it frees only its own strategy's pointers; reset and rewind release its
  * regions in bulk. The handle belongs to the interface (fl_allocator_destroy on it does
- * nothing). On a thread_safe interface shared by several threads, read its statistics
+ * nothing). The free-list and buddy handles relocate too (fl_allocator_relocate moves
+ * any one of their allocations down, relocatable or not, with its record; no on_relocate
+ * runs: the caller asked for that move), so their statistics say supports_defrag.
+ * On a thread_safe interface shared by several threads, read its statistics
  * with fl_memory_get_allocator_stats (fl_allocator_get_stats on the handle reads without
  * the interface's lock) and reset it only while no other thread uses the interface.
  * FL_ERR_INVALID_PARAMETERS for an unknown strategy; FL_ERR_NOT_SUPPORTED when no region
@@ -773,6 +818,69 @@ size_t fl_memory_get_regions(fl_memory *m, fl_memory_region *out, size_t cap);
  * or stack region. */
 fl_marker fl_memory_mark(fl_memory *m, fl_memory_type t);
 fl_status fl_memory_rewind(fl_memory *m, fl_memory_type t, fl_marker mark);
+
+/* Defragmentation progress: bytes moved so far, bytes to examine, the fraction examined
+ * (see fl_memory_defragment). */
+typedef void (*fl_defrag_progress_fn)(size_t moved, size_t total, double progress, void *user);
+
+/*
+ * Defragmentation: compacts the allocations made with FL_FLAG_RELOCATABLE toward the start
+ * of their region, so that the free space between them merges into larger blocks.
+ *
+ * Regions: those served by the free list (System, Network, Shared, the emergency reserve,
+ * any type configured so) and by the buddy (Video, Audio). fl_memory_defragment does all of
+ * them and skips the others (linear, stack, pool and platform-heap regions cannot move
+ * anything); fl_memory_defragment_allocator(m, t, ...) does the regions of strategy t only.
+ * on_relocate runs in the calling process only: a relocatable Shared allocation whose
+ * address another process holds would leave that process pointing at the old place.
+ *
+ * Moves: in each region, the relocatable allocations in increasing address order; each
+ * goes to the lowest free place below it that holds it (fl_allocator_relocate: the free
+ * list keeps the alignment and never shrinks the usable size, the buddy keeps the block).
+ * Allocations without FL_FLAG_RELOCATABLE never move. In a Video or Audio buddy region,
+ * whose bookkeeping lives outside it, the buddy moves only its bookkeeping and the
+ * interface copies the bytes with config.relocate_copy (memmove by default).
+ *
+ * Callbacks, on the calling thread, outside the interface's lock: they may call any
+ * function of the interface but destroy (allocate, free, even free the allocation just
+ * moved, or register pressure callbacks).
+ * - After each move, once the bytes are in place: the allocation's on_relocate(old, new,
+ *   size, relocate_user), size = its usable size before the move (the bytes preserved).
+ *   From then on the allocation is known by `new` only (deallocate, is_valid_pointer,
+ *   get_allocation_info, the tag); `old` is no longer valid unless a later move put another
+ *   allocation there, and its bytes may already be overwritten (a free-list block sliding
+ *   down overlaps itself): use it only to find the object that pointed there.
+ * - Then fn(moved, total, progress, user): moved = bytes of the allocations moved so far,
+ *   total = bytes of the relocatable allocations in the call's regions at its start,
+ *   progress = bytes examined / total: never decreasing, and exactly 1.0 in the last call
+ *   (a call with nothing to examine reports (0, 0, 1.0) once).
+ * Other threads may use the interface meanwhile, but no thread may touch an allocation
+ * that may move until its on_relocate has run (or the call returned). Allocations made
+ * during the call may or may not be compacted.
+ *
+ * Statistics: a move is neither an allocation nor a free (counts unchanged; used bytes
+ * change only when a free-list block grows by a few bytes). Waiting requests are woken
+ * after each move. *out (may be NULL): bytes_moved (the moved allocations' sizes, as
+ * passed to on_relocate), allocations_moved; largest_free_before / _after and
+ * fragmentation_before / _after (percent) are, for fl_memory_defragment, fl_memory_get_stats'
+ * largest_free_block and fragmentation_pct at the start and at the end; for
+ * fl_memory_defragment_allocator, the strategy's fl_memory_get_allocator_stats
+ * largest_free_block and 100 * fragmentation_ratio.
+ *
+ * Cost: the relocatable allocations are taken from the record table in address order, 64
+ * at a time (one pass over the table's slots per 64), plus each allocator's move (free
+ * list: the blocks between the lowest free block and the allocation; buddy: its free
+ * blocks).
+ *
+ * FL_ERR_INVALID_PARAMETERS: m NULL, t not a strategy (FL_ALLOCATOR_AUTO neither).
+ * FL_ERR_NOT_SUPPORTED (_allocator): no region uses t, or t's allocator cannot move
+ * allocations (linear, stack, pool, system). FL_ERR_INVALID_STATE: an allocator found its
+ * structure broken (fl_memory_validate says where); moves made before stay made, *out is
+ * not written. fn and out may be NULL.
+ */
+fl_status fl_memory_defragment(fl_memory *m, fl_defrag_progress_fn fn, void *user, fl_defrag_result *out);
+fl_status fl_memory_defragment_allocator(fl_memory *m, fl_allocator_type t, fl_defrag_progress_fn fn, void *user,
+                                         fl_defrag_result *out);
 
 /*
  * The sizing helper: the capacity (as fl_memory_config.capacity counts it: bookkeeping
@@ -804,8 +912,10 @@ typedef void (*fl_json_write_fn)(const char *text, size_t length, void *user);
 /*
  * The whole state of the interface as one JSON document (schema: docs/json.md): global
  * statistics and pressure, every type's statistics and pressure (all eight types, with
- * "present"), the regions, the allocator handles' statistics, and the live tagged or
- * relocatable allocations summed by tag. The library never prints: the text is handed to
+ * "present"), the regions (with where their bookkeeping lives), the allocator handles'
+ * statistics, the live tagged or relocatable allocations summed by tag, what waiting
+ * requests (timeout_ms) and defragmentation did since create (the last fl_defrag_result
+ * included). The library never prints: the text is handed to
  * `write` in pieces (not NUL-terminated; `length` bytes each), in order. `write` runs outside
  * the interface's lock; it should not change the interface while the dump is under way.
  * Added beyond API.md. FL_ERR_INVALID_PARAMETERS for m or write NULL.

@@ -100,7 +100,9 @@
  * `free_floor`, a unit with no free block below it, answers at once for blocks that have
  * nothing free below them: deallocate lowers it to the merged block (one compare; a split
  * in allocate only frees upper halves), and each relocate scan sets it to the exact lowest
- * free unit. An external buddy never moves bytes (allocator.c refuses it).
+ * free unit. An external buddy never moves bytes: fl_allocator_relocate refuses it, and
+ * the memory interface moves only its bookkeeping (fli_buddy_relocate_external) and copies
+ * the bytes itself, through a copy hook a console may back with DMA.
  *
  * Statistics: consumed = the block's size (min_block << order), requested = the size
  * asked for; used_bytes is the sum of live block sizes. largest_free_block is the size of
@@ -510,14 +512,12 @@ static uint32_t lowest_free_block(buddy *b, size_t below, unsigned order, unsign
     return best;
 }
 
-static fl_status buddy_relocate(fl_allocator *a, void *ptr, void **out)
+/* The move itself: bookkeeping always, the bytes only when `copy` (in-band). */
+static fl_status move_block(buddy *b, void *ptr, bool copy, void **out)
 {
-    buddy *b = (buddy *)a;
     size_t found = 0;
     fl_status status = live_block_unit(b, ptr, &found);
     if (status != FL_OK) return status;
-    if (b->external) /* allocator.c refuses these first; the bytes are not ours to touch */
-        return fli_fail(FL_ERR_NOT_SUPPORTED, "%s: an external buddy never touches its managed memory", a->name);
     uint32_t unit = (uint32_t)found;
     unsigned order = b->map[unit] & MAP_ORDER, k = 0;
     uint32_t target = NO_UNIT;
@@ -535,10 +535,30 @@ static fl_status buddy_relocate(fl_allocator *a, void *ptr, void **out)
         list_push(b, upper, k);
     }
     b->map[target] = (unsigned char)(MAP_HEAD | MAP_USED | order);
-    memcpy(block_at(b, target), ptr, b->min_block << order);
+    if (copy) memcpy(block_at(b, target), ptr, b->min_block << order);
     release_block(b, unit, order);
     *out = block_at(b, target);
     return FL_OK;
+}
+
+static fl_status buddy_relocate(fl_allocator *a, void *ptr, void **out)
+{
+    buddy *b = (buddy *)a;
+    if (b->external) /* allocator.c refuses these first; the bytes are not ours to touch */
+        return fli_fail(FL_ERR_NOT_SUPPORTED, "%s: an external buddy never touches its managed memory", a->name);
+    return move_block(b, ptr, true, out);
+}
+
+/* The memory interface's door for external buddies (declared in src/memory/memory_internal.h):
+ * the same move without touching the managed bytes. The old and new blocks are disjoint
+ * and the old one still holds the allocation's bytes (nothing of the allocator lives
+ * there), so the caller copies min_block << order = usable size bytes afterwards. */
+fl_status fli_buddy_relocate_external(fl_allocator *a, void *ptr, void **out)
+{
+    buddy *b = (buddy *)a;
+    if (a->ops != &fli_buddy_ops || !b->external)
+        return fli_fail(FL_ERR_NOT_SUPPORTED, "%s: only an external buddy moves its bookkeeping alone", a->name);
+    return move_block(b, ptr, false, out);
 }
 
 /* ---- queries ------------------------------------------------------------------------- */

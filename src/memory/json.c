@@ -2,8 +2,9 @@
  * fl_memory_dump_json: the interface's whole state as one JSON document (schema in
  * docs/json.md), written through a caller callback so the library itself never prints.
  *
- * Everything but the live allocations comes from the public reading calls (stats, regions,
- * allocator handles, pressure), so the JSON says exactly what a program could read. The
+ * Everything but the live allocations, the regions' bookkeeping place and the waiting and
+ * defragmentation counters comes from the public reading calls (stats, regions, allocator
+ * handles, pressure), so the JSON says exactly what a program could read. The
  * records (tagged and relocatable allocations) are summed by tag under the interface's
  * lock, with a fixed table on the stack: no allocation anywhere, O(records * tags).
  * Numbers are written by hand (no printf in the library): integers exactly, ratios with
@@ -188,6 +189,50 @@ static unsigned collect_tags(fl_memory *m, fli_tag_sum *sums, fli_tag_sum *other
     return n;
 }
 
+/* Whether the region starting at base keeps its allocator's bookkeeping outside it. */
+static bool region_external(fl_memory *m, const void *base)
+{
+    for (unsigned i = 0; i < FLI_REGION_COUNT; i++) {
+        const fli_region *r = &m->regions[i];
+        if (r->present && r->a != NULL && base != NULL && (const void *)r->base == base) return r->a->external_memory;
+    }
+    return false;
+}
+
+/* Waiting (timeout_ms) and defragmentation since create: counters copied under the lock. */
+static void put_activity(const fli_json *j, fl_memory *m)
+{
+    fli_mem_lock(m);
+    bool can_wait = m->can_wait, has_last = m->has_last_defrag;
+    uint64_t waiting_now = m->waiters, waited = m->waited, served = m->waited_served, timeouts = m->waited_timeouts;
+    uint64_t runs = m->defrag_runs, moved = m->defrag_allocations, bytes = m->defrag_bytes;
+    fl_defrag_result last = m->last_defrag;
+    fli_mem_unlock(m);
+    put(j, "\"waiting\": {\"available\": ");
+    put(j, can_wait ? "true, " : "false, ");
+    field_u64(j, "waiting_now", waiting_now, false);
+    field_u64(j, "requests_waited", waited, false);
+    field_u64(j, "served_after_waiting", served, false);
+    field_u64(j, "timed_out", timeouts, true);
+    put(j, "},\n  \"defragmentation\": {");
+    field_u64(j, "runs", runs, false);
+    field_u64(j, "allocations_moved", moved, false);
+    field_u64(j, "bytes_moved", bytes, false);
+    key(j, "last");
+    if (!has_last) {
+        put(j, "null}");
+        return;
+    }
+    put(j, "{");
+    field_u64(j, "bytes_moved", last.bytes_moved, false);
+    field_u64(j, "allocations_moved", last.allocations_moved, false);
+    field_u64(j, "largest_free_before", last.largest_free_before, false);
+    field_u64(j, "largest_free_after", last.largest_free_after, false);
+    field_double(j, "fragmentation_before", last.fragmentation_before, false);
+    field_double(j, "fragmentation_after", last.fragmentation_after, true);
+    put(j, "}}");
+}
+
 fl_status fl_memory_dump_json(fl_memory *m, fl_json_write_fn write, void *user)
 {
     if (m == NULL || write == NULL)
@@ -252,6 +297,11 @@ fl_status fl_memory_dump_json(fl_memory *m, fl_json_write_fn write, void *user)
         field_u64(j, "size", r->size, false);
         key(j, "capabilities");
         put_flags(j, r->capabilities);
+        /* Where the allocator's bookkeeping lives: "outside" for a Video/Audio buddy in
+         * external mode (its map in the control part), "inside" for the others. */
+        put(j, ", ");
+        key(j, "bookkeeping");
+        put_string(j, region_external(m, r->base) ? "outside" : "inside");
         put(j, "}");
     }
     put(j, "\n  ],\n  \"allocators\": [");
@@ -295,6 +345,8 @@ fl_status fl_memory_dump_json(fl_memory *m, fl_json_write_fn write, void *user)
         field_u64(j, "bytes", s->bytes, true);
         put(j, "}");
     }
-    put(j, "\n  ]\n}\n");
+    put(j, "\n  ],\n  ");
+    put_activity(j, m);
+    put(j, "\n}\n");
     return FL_OK;
 }

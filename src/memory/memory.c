@@ -7,8 +7,9 @@
  * boundary. Each region is a separate buffer of exactly its capacity (the System region's
  * capacity minus the emergency reserve, which is a buffer of its own):
  *
- *   backing_memory:  | control | records | bitmaps | region | region | ... | reserve |
- *                     (each piece aligned to FLI_REGION_ALIGN inside the caller's block)
+ *   backing_memory:  | control | records | bitmaps | buddy ctl | region | ... | reserve |
+ *                     (each piece aligned to FLI_REGION_ALIGN inside the caller's block;
+ *                      a Video/Audio buddy region to FL_ALIGN_PAGE, see below)
  *   platform pages:  one mapping for the control part, one mapping per region
  *                    (a region served by the platform heap has no buffer at all)
  *
@@ -24,6 +25,12 @@
  *
  * A pool region is cut into one buffer per size class, in class order (see pool_setup);
  * deallocate finds the class of a pointer through chunk_class (memory_internal.h).
+ *
+ * A Video or Audio region served by the buddy uses its external mode: the whole region
+ * buffer is managed memory the buddy never reads or writes, and its control block, map and
+ * links ("buddy ctl", fl_buddy_control_size bytes: 9 per buddy_min_block unit) sit in the
+ * control part. The buddy aligns blocks to its base's own alignment, so such a region
+ * starts on a page (its piece of backing memory carries the slack for that).
  */
 #include "memory_internal.h"
 
@@ -34,6 +41,9 @@ typedef struct plan {
     bool present[FLI_REGION_COUNT];
     size_t record_slots;
     size_t records_offset, tracks_offset[FLI_REGION_COUNT], control_bytes;
+    bool external[FLI_REGION_COUNT];        /* a buddy with its bookkeeping in the control part */
+    size_t min_block[FLI_REGION_COUNT];     /* buddy regions */
+    size_t buddy_offset[FLI_REGION_COUNT], buddy_bytes[FLI_REGION_COUNT]; /* external: control */
     size_t region_offset[FLI_REGION_COUNT]; /* inside backing memory, after the control part */
     size_t backing_bytes;                   /* what backing_size must be (alignment slack included) */
 } plan;
@@ -92,10 +102,28 @@ static fl_status make_plan(const fl_memory_config *cfg, bool backed, plan *p)
         p->tracks_offset[r] = at;
         ok = add_aligned(&at, fli_track_bytes(p->region_size[r]));
     }
+    for (unsigned r = 0; r < FL_MEMORY_TYPE_COUNT && ok; r++) {
+        if (!p->present[r] || p->strategy[r] != FL_ALLOCATOR_BUDDY) continue;
+        p->min_block[r] = cfg->buddy_min_block[r] ? cfg->buddy_min_block[r]
+                                                  : r == FL_MEMORY_VIDEO ? FL_ALIGN_GPU : 0;
+        if (r != FL_MEMORY_VIDEO && r != FL_MEMORY_AUDIO) continue;
+        p->external[r] = true;
+        p->buddy_bytes[r] = fl_buddy_control_size(p->region_size[r], p->min_block[r]);
+        if (p->buddy_bytes[r] == 0) {
+            char why[FLI_WHY_BYTES];
+            fli_copy_message(why);
+            return fli_fail(FL_ERR_INVALID_PARAMETERS, "the %s region (%zu bytes) cannot be a buddy: %s",
+                            fl_memory_type_str((fl_memory_type)r), p->region_size[r], why);
+        }
+        p->buddy_offset[r] = at;
+        ok = add_aligned(&at, p->buddy_bytes[r]);
+    }
     p->control_bytes = at;
     for (unsigned r = 0; r < FLI_REGION_COUNT && ok; r++) {
         p->region_offset[r] = at;
         if (p->region_size[r] != 0) ok = add_aligned(&at, p->region_size[r]);
+        /* Room to start an external buddy's region on a page (create aligns it). */
+        if (p->external[r]) ok = ok && add_checked(&at, FL_ALIGN_PAGE - FLI_REGION_ALIGN);
     }
     /* The caller's block may start anywhere: room to align it. */
     ok = ok && add_checked(&at, FLI_REGION_ALIGN - 1);
@@ -133,7 +161,8 @@ static const char *region_name(unsigned r)
 }
 
 static fl_status create_allocator(fl_memory *m, fl_allocator_type type, const char *name, void *buffer, size_t size,
-                                  size_t block, size_t block_align, size_t min_block, fl_allocator **out)
+                                  size_t block, size_t block_align, size_t min_block, void *managed,
+                                  size_t managed_size, fl_allocator **out)
 {
     fl_allocator_config ac;
     memset(&ac, 0, sizeof ac);
@@ -144,6 +173,8 @@ static fl_status create_allocator(fl_memory *m, fl_allocator_type type, const ch
     ac.block_size = block;
     ac.block_alignment = block_align;
     ac.min_block = min_block;
+    ac.managed = managed;
+    ac.managed_size = managed_size;
     ac.thread_safe = false; /* the interface's lock covers every call */
     ac.platform = m->os.hooks;
     return fl_allocator_create(&ac, out);
@@ -194,7 +225,7 @@ static fl_status pool_setup(fl_memory *m, fli_region *r, const fl_memory_config 
         k->block = classes[c];
         k->align = block_alignment(classes[c]);
         fl_status st = create_allocator(m, FL_ALLOCATOR_POOL, region_name((unsigned)r->type), k->start, bytes,
-                                        k->block, k->align, 0, &k->a);
+                                        k->block, k->align, 0, NULL, 0, &k->a);
         if (st != FL_OK) {
             char why[FLI_WHY_BYTES];
             fli_copy_message(why);
@@ -226,13 +257,6 @@ static fl_status pool_setup(fl_memory *m, fli_region *r, const fl_memory_config 
     return FL_OK;
 }
 
-static size_t buddy_min_block(unsigned r)
-{
-    /* Video memory holds textures and buffers: 256-byte units (FL_ALIGN_GPU) keep its
-     * state map at 1/256 of it. Everything else: the buddy default. */
-    return r == FL_MEMORY_VIDEO ? FL_ALIGN_GPU : 0;
-}
-
 static fl_status region_setup(fl_memory *m, unsigned index, const plan *p, const fl_memory_config *cfg,
                               unsigned char *control)
 {
@@ -249,8 +273,15 @@ static fl_status region_setup(fl_memory *m, unsigned index, const plan *p, const
     size_t budget = r->size;
     if (r->strategy == FL_ALLOCATOR_SYSTEM)
         budget = cfg->capacity[index] - (index == FL_MEMORY_SYSTEM ? cfg->emergency_reserve : 0);
-    fl_status st = create_allocator(m, r->strategy, region_name(index), r->base, budget, 0, 0, buddy_min_block(index),
-                                    &r->a);
+    /* Video memory holds textures and buffers: 256-byte units (FL_ALIGN_GPU) by default.
+     * External buddies take their control buffer from the control part instead. */
+    fl_status st;
+    if (p->external[index])
+        st = create_allocator(m, r->strategy, region_name(index), control + p->buddy_offset[index],
+                              p->buddy_bytes[index], 0, 0, p->min_block[index], r->base, r->size, &r->a);
+    else
+        st = create_allocator(m, r->strategy, region_name(index), r->base, budget, 0, 0, p->min_block[index], NULL,
+                              0, &r->a);
     if (st != FL_OK) {
         char why[FLI_WHY_BYTES];
         fli_copy_message(why);
@@ -357,6 +388,7 @@ fl_status fl_memory_create(const fl_memory_config *config, fl_memory **out)
         r->size = p.region_size[i];
         if (backing) {
             r->base = backing + p.region_offset[i];
+            if (p.external[i]) r->base = (unsigned char *)fli_align_up_addr((uintptr_t)r->base, FL_ALIGN_PAGE);
             continue;
         }
         size_t page = fli_os_page_size(&os), bytes;
@@ -383,6 +415,7 @@ fl_status fl_memory_create(const fl_memory_config *config, fl_memory **out)
         else
             st = fli_fail(FL_ERR_PLATFORM, "the platform could not create a lock for a thread-safe interface");
     }
+    if (st == FL_OK) fli_wait_setup(m);
     if (st != FL_OK) {
         release_regions(m);
         if (control_mapping) fli_os_unmap(&os, control_mapping, control_mapping_size);
@@ -393,6 +426,7 @@ fl_status fl_memory_create(const fl_memory_config *config, fl_memory **out)
     m->dirty = (1u << FLI_REGION_COUNT) - 1; /* nothing is cached yet */
     fli_views_init(m);
     fli_pressure_setup(m, config);
+    fli_defrag_setup(m, config);
     *out = m;
     return FL_OK;
 }
@@ -404,6 +438,7 @@ void fl_memory_destroy(fl_memory *mem)
     void *control_mapping = mem->control_mapping;
     size_t control_size = mem->control_size;
     release_regions(mem);
+    fli_wait_teardown(mem);
     if (mem->thread_safe) fli_os_lock_destroy(&os, &mem->lock);
     if (control_mapping) fli_os_unmap(&os, control_mapping, control_size);
 }

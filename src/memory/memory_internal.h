@@ -13,12 +13,15 @@
  *   views.c     the allocator handles of fl_memory_get_allocator
  *   trim.c      fl_memory_trim / gc_hint
  *   sizing.c    the sizing helper
+ *   wait.c      requests that wait for memory (timeout_ms): the condition variable
+ *   defrag.c    fl_memory_defragment: moving relocatable allocations down
  *
  * Locking: with thread_safe, every public entry takes m->lock once and calls the regions'
  * allocators through their ops directly (the allocators are created without locks of
  * their own). Functions named *_locked expect the lock held (or thread_safe false).
  * Pressure callbacks are collected in an fli_pending while the lock is held and run after
- * it is released (fli_pressure_dispatch).
+ * it is released (fli_pressure_dispatch). A request waiting for memory sleeps on
+ * m->space_freed with m->lock; whatever frees memory calls fli_wake_waiters under the lock.
  */
 #ifndef FLI_MEMORY_INTERNAL_H
 #define FLI_MEMORY_INTERNAL_H
@@ -236,6 +239,24 @@ struct fl_memory {
 
     void *control_mapping; /* NULL with backing memory */
     size_t control_size;
+
+    /* Waiting for memory (wait.c). waiters counts threads asleep in fli_wait_locked, so
+     * that freeing costs one compare while nobody waits. */
+    fli_cond space_freed;
+    bool has_cond;         /* space_freed was made: destroy it */
+    bool can_wait;         /* thread_safe, a condition variable and a clock */
+    size_t waiters;
+
+    /* Defragmentation (defrag.c): the byte copy of external (Video/Audio buddy) regions. */
+    fl_copy_fn relocate_copy; /* never NULL */
+    void *relocate_copy_user;
+
+    /* What waiting and defragmentation did, for fl_memory_dump_json (json.c); updated
+     * under the lock, once per wait or per defragmentation call (nothing on a hot path). */
+    uint64_t waited, waited_served, waited_timeouts;
+    uint64_t defrag_runs, defrag_allocations, defrag_bytes;
+    bool has_last_defrag;
+    fl_defrag_result last_defrag;
 };
 
 /* ---- shared internal functions ---------------------------------------------------------- */
@@ -365,5 +386,34 @@ fl_status fli_registry_validate(fl_memory *m);
 
 /* views.c */
 void fli_views_init(fl_memory *m);
+
+/* wait.c: set up at create (after the lock), torn down at destroy. */
+void fli_wait_setup(fl_memory *m);
+void fli_wait_teardown(fl_memory *m);
+typedef struct fli_deadline {
+    uint64_t at_ns; /* on the platform's now_ns clock */
+} fli_deadline;
+void fli_wait_start(const fl_memory *m, uint32_t timeout_ms, fli_deadline *d);
+/* Sleeps (lock held, released while asleep) until woken or the deadline; true when woken
+ * before it (the caller retries, then waits again), false once the deadline has passed. */
+bool fli_wait_locked(fl_memory *m, const fli_deadline *d);
+void fli_wake_all(fl_memory *m);
+/* After memory came back (lock held): wakes the waiting requests, if there are any. */
+static inline void fli_wake_waiters(fl_memory *m)
+{
+    if (FLI_UNLIKELY(m->waiters != 0)) fli_wake_all(m);
+}
+
+/* defrag.c */
+void fli_defrag_setup(fl_memory *m, const fl_memory_config *cfg);
+/* Moves the live allocation at ptr of region r (free list or buddy) down as the
+ * allocator's relocate does, bytes, counters, record, pressure and waiters included (lock
+ * held); *out = ptr when it stays. FL_ERR_INVALID_PARAMETERS when ptr starts no live
+ * allocation of r. Calls no callback. */
+fl_status fli_relocate_locked(fl_memory *m, fli_region *r, void *ptr, void **out, fli_pending *pending);
+
+/* src/allocators/buddy.c: an external buddy's relocate without the byte copy (the old
+ * block keeps the bytes; the caller copies the usable size from old to *out). */
+fl_status fli_buddy_relocate_external(fl_allocator *a, void *ptr, void **out);
 
 #endif /* FLI_MEMORY_INTERNAL_H */

@@ -85,6 +85,10 @@ static void dreamcast(fl_memory_config *c)
     c->capacity[FL_MEMORY_AUDIO] = 2 * MIB; /* AICA sound RAM */
     c->emergency_reserve = 512 * KIB;
     c->max_allocation = 4 * MIB;
+    /* The VRAM and sound RAM buddies keep 9 bytes of bookkeeping per block in main RAM:
+     * 1 KiB blocks make that 72 + 18 KiB (256-byte ones would cost 288 + 72 KiB). */
+    c->buddy_min_block[FL_MEMORY_VIDEO] = 1 * KIB;
+    c->buddy_min_block[FL_MEMORY_AUDIO] = 1 * KIB;
     console_memories(c, false);
 }
 
@@ -100,6 +104,7 @@ static void psp(fl_memory_config *c)
     c->capacity[FL_MEMORY_VIDEO] = 2 * MIB; /* eDRAM of the GE, frame buffers included */
     c->emergency_reserve = 512 * KIB;
     c->max_allocation = 8 * MIB;
+    c->buddy_min_block[FL_MEMORY_VIDEO] = 1 * KIB; /* 18 KiB of main RAM for the eDRAM's buddy */
     console_memories(c, true);
 }
 
@@ -134,6 +139,9 @@ static void scaled_host(fl_memory_config *c, size_t s)
     c->capacity[FL_MEMORY_VIDEO] = s / 4;
     c->capacity[FL_MEMORY_AUDIO] = s / 16;
     c->emergency_reserve = s / 64;
+    /* Audio buffers are KiB-sized: 256-byte units keep the buddy's bookkeeping (9 bytes a
+     * unit, in the control part) at 1/28 of the region instead of 1/7. */
+    c->buddy_min_block[FL_MEMORY_AUDIO] = 256;
     /* Operating-system shared memory, where the platform has it (a 4 GiB System gets
      * 32 MiB; see docs/platforms.md for why it stays small). */
     if (fli_has_shared(fl_platform_default())) c->capacity[FL_MEMORY_SHARED] = s / 128;

@@ -34,6 +34,7 @@ typedef struct fli_req {
     const char *tag;
     fl_relocate_fn on_relocate;
     void *relocate_user;
+    uint32_t timeout_ms; /* 0: fail at once (only fl_memory_allocate_request sets it) */
 } fli_req;
 
 typedef struct route_plan {
@@ -233,7 +234,25 @@ static void raise_route(fl_memory *m, const route_plan *p, fli_pending *pending)
     }
 }
 
-/* The whole request: route, pressure and one retry, accounting, record, zeroing. */
+/* Whether region r could hold the request once enough is freed (a coarse bound: its
+ * capacity, or the pool's largest class). */
+static bool region_could_fit(const fli_region *r, const fli_req *q)
+{
+    fl_memory_flags needed = q->flags & CAPABILITY_FLAGS;
+    if (!r->present || (r->caps & needed) != needed) return false;
+    return q->size <= (r->strategy == FL_ALLOCATOR_POOL ? r->largest_block : fli_region_capacity(r));
+}
+
+/* Whether waiting can help: some region the request may use could hold it. */
+static bool route_could_fit(const fl_memory *m, const fli_req *q, const route_plan *p)
+{
+    for (unsigned i = 0; i < p->count; i++)
+        if (region_could_fit(&m->regions[p->region[i]], q)) return true;
+    return (q->flags & FL_FLAG_CRITICAL) && p->reached_system && region_could_fit(&m->regions[FLI_RESERVE], q);
+}
+
+/* The whole request: route, pressure and one retry, waiting (timeout_ms), accounting,
+ * record, zeroing. */
 static fl_status route_planned(fl_memory *m, const fli_req *q, served *s);
 
 static fl_status route(fl_memory *m, const fli_req *q, served *s) { return route_planned(m, q, s); }
@@ -259,6 +278,22 @@ static fl_status route_planned(fl_memory *m, const fli_req *q, served *s)
         table_full = needs_record && m->record_count >= m->record_max;
         st = table_full ? FL_ERR_OUT_OF_MEMORY : try_route(m, q, &plan, s);
     }
+    if (FLI_UNLIKELY(st == FL_ERR_OUT_OF_MEMORY) && q->timeout_ms != 0 && m->can_wait &&
+        (table_full || route_could_fit(m, q, &plan))) {
+        /* Sleep until another thread frees memory, try again, until the deadline (wait.c). */
+        fli_deadline deadline;
+        fli_wait_start(m, q->timeout_ms, &deadline);
+        bool more;
+        do {
+            more = fli_wait_locked(m, &deadline);
+            table_full = needs_record && m->record_count >= m->record_max;
+            st = table_full ? FL_ERR_OUT_OF_MEMORY : try_route(m, q, &plan, s);
+        } while (st == FL_ERR_OUT_OF_MEMORY && more);
+        if (st == FL_ERR_OUT_OF_MEMORY) st = FL_ERR_TIMEOUT;
+        m->waited++; /* for fl_memory_dump_json */
+        if (st == FL_OK) m->waited_served++;
+        else if (st == FL_ERR_TIMEOUT) m->waited_timeouts++;
+    }
     if (FLI_LIKELY(st == FL_OK)) {
         account_allocation(m, s, q->size, &pending);
         if (needs_record) {
@@ -273,7 +308,7 @@ static fl_status route_planned(fl_memory *m, const fli_req *q, served *s)
             rec->type = s->r->type;
             rec->allocator = s->r->strategy;
         }
-    } else if (st == FL_ERR_OUT_OF_MEMORY) {
+    } else if (st == FL_ERR_OUT_OF_MEMORY || st == FL_ERR_TIMEOUT) {
         fl_memory_type counted = plan.count ? m->regions[plan.region[0]].type : q->type;
         m->types[counted].failed++;
         m->summary_valid = false;
@@ -286,6 +321,10 @@ static fl_status route_planned(fl_memory *m, const fli_req *q, served *s)
             return fli_fail(st, "no %s region%s here%s", fl_memory_type_str(q->type),
                             q->fallback ? " or fallback region" : "",
                             (q->flags & CAPABILITY_FLAGS) ? " has the requested capabilities" : " exists");
+        if (st == FL_ERR_TIMEOUT)
+            return fli_fail(st, "no %s memory for %zu bytes aligned to %zu within the %u ms timeout%s",
+                            fl_memory_type_str(q->type), q->size, q->align, (unsigned)q->timeout_ms,
+                            table_full ? " (the record table stayed full)" : "");
         if (table_full)
             return fli_fail(st, "the record table is full (%zu tagged or relocatable allocations live)", m->record_max);
         return fli_fail(st, "no %s memory for %zu bytes aligned to %zu%s", fl_memory_type_str(q->type), q->size,
@@ -408,9 +447,9 @@ fl_status fl_memory_allocate_request(fl_memory *m, const fl_alloc_request *req, 
     fl_status st = check_request(m, req->size, req->alignment, req->preferred_type, req->flags,
                                  req->preferred_allocator, req->on_relocate, &align);
     if (st != FL_OK) return st;
-    /* timeout_ms: waiting for memory is not implemented yet; a short request fails at once. */
-    fli_req q = {req->size,         align, req->preferred_type, req->flags, req->preferred_allocator,
-                 req->allow_fallback, false, req->tag,          req->on_relocate, req->relocate_user};
+    fli_req q = {req->size,           align, req->preferred_type, req->flags,          req->preferred_allocator,
+                 req->allow_fallback, false, req->tag,            req->on_relocate,    req->relocate_user,
+                 req->timeout_ms};
     return allocate_core(m, &q, out);
 }
 
@@ -426,7 +465,7 @@ fl_status fl_memory_allocate_typed(fl_memory *m, size_t size, fl_memory_type typ
         if (st != FL_OK) return st;
     }
     if (FLI_LIKELY(!(flags & CAPABILITY_FLAGS)) && serve_plain_type(m, type, size, align, flags, out)) return FL_OK;
-    fli_req q = {size, align, type, flags, FL_ALLOCATOR_AUTO, false, false, NULL, NULL, NULL};
+    fli_req q = {size, align, type, flags, FL_ALLOCATOR_AUTO, false, false, NULL, NULL, NULL, 0};
     return allocate_core(m, &q, out);
 }
 
@@ -440,7 +479,7 @@ fl_status fl_memory_allocate(fl_memory *m, size_t size, size_t alignment, fl_all
         if (st != FL_OK) return st;
     }
     if (FLI_LIKELY(serve_plain_type(m, FL_MEMORY_SYSTEM, size, align, FL_FLAG_NONE, out))) return FL_OK;
-    fli_req q = {size, align, FL_MEMORY_SYSTEM, FL_FLAG_NONE, FL_ALLOCATOR_AUTO, true, false, NULL, NULL, NULL};
+    fli_req q = {size, align, FL_MEMORY_SYSTEM, FL_FLAG_NONE, FL_ALLOCATOR_AUTO, true, false, NULL, NULL, NULL, 0};
     return allocate_core(m, &q, out);
 }
 
@@ -451,7 +490,7 @@ fl_status fli_route_strategy(fl_memory *m, fl_allocator_type strategy, size_t si
     if (m->max_allocation != 0 && size > m->max_allocation)
         return fli_fail(FL_ERR_INVALID_PARAMETERS, "size %zu exceeds this profile's max_allocation %zu", size,
                         m->max_allocation);
-    fli_req q = {size, alignment, FL_MEMORY_SYSTEM, FL_FLAG_NONE, strategy, false, true, NULL, NULL, NULL};
+    fli_req q = {size, alignment, FL_MEMORY_SYSTEM, FL_FLAG_NONE, strategy, false, true, NULL, NULL, NULL, 0};
     served s;
     fl_status st = route(m, &q, &s);
     if (st == FL_OK) *out = s.ptr;
@@ -536,6 +575,7 @@ HOT fl_status free_locked(fl_memory *m, fli_region *r, unsigned cls, void *ptr, 
     fli_account_free(m, r, 1, released);
     if (m->record_count) fli_registry_remove(m, ptr);
     fli_pressure_update(m, r->type, pending);
+    fli_wake_waiters(m);
     return FL_OK;
 }
 
@@ -670,7 +710,7 @@ fl_status fl_memory_reallocate(fl_memory *m, void *ptr, size_t new_size, fl_allo
     /* Move: a new block of the same type (and its fallbacks), then copy, then free. The
      * record is moved by hand below, so the new request carries no tag of its own. */
     fl_memory_flags keep = has_record ? (saved.flags & (CAPABILITY_FLAGS | FL_FLAG_CRITICAL)) : 0;
-    fli_req q = {new_size, FL_ALIGN_DEFAULT, old.type, keep, FL_ALLOCATOR_AUTO, true, false, NULL, NULL, NULL};
+    fli_req q = {new_size, FL_ALIGN_DEFAULT, old.type, keep, FL_ALLOCATOR_AUTO, true, false, NULL, NULL, NULL, 0};
     served s;
     st = route(m, &q, &s);
     if (st != FL_OK) return st;

@@ -117,11 +117,13 @@ size_t fli_track_count(const fli_track *t)
 
 /* ---- bulk release ---------------------------------------------------------------------- */
 
-/* Counts `count` allocations and `released` bytes of region r as freed everywhere. */
+/* Counts `count` allocations and `released` bytes of region r as freed everywhere, and
+ * wakes the requests waiting for memory. */
 static void account_bulk(fl_memory *m, fli_region *r, size_t count, size_t released, fli_pending *pending)
 {
     fli_account_free(m, r, count, released);
     fli_pressure_update(m, r->type, pending);
+    fli_wake_waiters(m); /* requests waiting for memory (wait.c) */
 }
 
 fl_status fli_rewind_locked(fl_memory *m, fli_region *r, fl_marker mark, fli_pending *pending)

@@ -10,6 +10,10 @@
  * view, but the view never allocates from it (only FL_FLAG_CRITICAL requests may) and
  * its largest free block is not the view's.
  *
+ * The free-list and buddy handles also relocate (fl_allocator_relocate: one allocation,
+ * any of theirs, moved by the interface's fli_relocate_locked), so their statistics say
+ * supports_defrag; fl_memory_defragment is the way to compact relocatable allocations.
+ *
  * allocator.c calls these ops with the handle's own lock (there is none: thread_safe is
  * false on views) and has already checked the arguments. Ops that reach regions take the
  * interface lock themselves, except largest_free and fragmentation: allocator.c calls
@@ -160,7 +164,27 @@ static fl_status view_rewind(fl_allocator *a, fl_marker mark)
     return st;
 }
 
-#define VIEW_OPS(name, mark_fn, rewind_fn, overhead)                                                                  \
+/* Free list and buddy: one allocation moved down on request, as fl_allocator_relocate
+ * says, whether or not it is FL_FLAG_RELOCATABLE (the caller asked for this one; no
+ * on_relocate runs); its record follows it. */
+static fl_status view_relocate(fl_allocator *a, void *ptr, void **out)
+{
+    fl_memory *m = as_view(a)->m;
+    fli_pending pending;
+    pending.count = 0;
+    fli_mem_lock(m);
+    unsigned cls;
+    fli_region *r = fli_region_of(m, ptr, &cls);
+    fl_status st = r != NULL && r->strategy == a->type
+                       ? fli_relocate_locked(m, r, ptr, out, &pending)
+                       : fli_fail(FL_ERR_INVALID_PARAMETERS, "pointer %p was not allocated by the %s handle", ptr,
+                                  a->name);
+    fli_mem_unlock(m);
+    if (pending.count) fli_pressure_dispatch(m, &pending);
+    return st;
+}
+
+#define VIEW_OPS(name, mark_fn, rewind_fn, overhead, relocate_fn, defrag)                                             \
     static const fli_allocator_ops name = {                                                                          \
         .init = view_init,                                                                                           \
         .allocate = view_allocate,                                                                                   \
@@ -175,19 +199,20 @@ static fl_status view_rewind(fl_allocator *a, fl_marker mark)
         .mark = mark_fn,                                                                                             \
         .rewind = rewind_fn,                                                                                         \
         .destroy = NULL,                                                                                             \
+        .relocate = relocate_fn,                                                                                     \
         .allocation_overhead = overhead,                                                                             \
-        .supports_defrag = false,                                                                                    \
+        .supports_defrag = defrag,                                                                                   \
         .counts_failures = true,                                                                                     \
     }
 
 /* allocation_overhead: what each strategy's allocator reports (allocator.h); the linear
  * and stack regions also round to the granule, which is padding, not a header. */
-VIEW_OPS(linear_view_ops, view_mark, view_rewind, 0);
-VIEW_OPS(stack_view_ops, view_mark, view_rewind, sizeof(size_t));
-VIEW_OPS(pool_view_ops, NULL, NULL, 0);
-VIEW_OPS(buddy_view_ops, NULL, NULL, 0);
-VIEW_OPS(freelist_view_ops, NULL, NULL, sizeof(size_t));
-VIEW_OPS(system_view_ops, NULL, NULL, 0);
+VIEW_OPS(linear_view_ops, view_mark, view_rewind, 0, NULL, false);
+VIEW_OPS(stack_view_ops, view_mark, view_rewind, sizeof(size_t), NULL, false);
+VIEW_OPS(pool_view_ops, NULL, NULL, 0, NULL, false);
+VIEW_OPS(buddy_view_ops, NULL, NULL, 0, view_relocate, true);
+VIEW_OPS(freelist_view_ops, NULL, NULL, sizeof(size_t), view_relocate, true);
+VIEW_OPS(system_view_ops, NULL, NULL, 0, NULL, false);
 
 void fli_views_init(fl_memory *m)
 {

@@ -9,10 +9,18 @@
  * callbacks (the specification's MemoryManager) free caches, trim, and at Critical evict
  * the oldest streamed chunks. Everything is seeded: a run is the same every time; only the
  * pacing (about --seconds of wall time) uses the clock.
+ *
+ * The caches are FL_FLAG_RELOCATABLE (their on_relocate finds the entry in its list and
+ * checks the bytes at the new place): after each level unloads, the caches it leaves
+ * scattered are compacted with fl_memory_defragment, and the report pairs the heap maps
+ * from before and after the one that follows the second level. Before the last level
+ * loads, a request with a timeout waits for another thread to free Video memory (see
+ * timeout_demo for the profiles where that cannot happen).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "flmem.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,6 +47,9 @@ typedef struct demo {
     list textures, sounds, meshes, entities, particles, packets, streamed_sys, streamed_vid;
     list cache_sys, cache_vid;
     size_t frame_peak[FL_MEMORY_TYPE_COUNT]; /* Temporary and Stack: the most used within the frame */
+    size_t max_allocation;                   /* the profile's, 0: none */
+    int thread_safe;                         /* the profile's */
+    size_t moved_ok, moved_bad;              /* caches moved by the running defragmentation */
 } demo;
 
 static uint32_t rnd(demo *d)
@@ -64,25 +75,66 @@ static void clear_bar(demo *d)
     }
 }
 
-/* Allocates into list l; 0 when the memory said no (counted, not fatal: that is the demo). */
-static int take(demo *d, list *l, size_t size, fl_memory_type type, const char *tag)
+/* The byte a block taken at `frame` starts with (take writes it, on_relocate checks it). */
+static unsigned char mark_byte(unsigned frame) { return (unsigned char)(frame & 0xFFu); }
+
+/* What a relocatable list's on_relocate needs: its list, and the demo for the counters. */
+typedef struct mover {
+    demo *d;
+    list *l;
+} mover;
+
+/* on_relocate of the caches: the entry follows its block, whose first bytes must already be
+ * at the new address (the interface copies before it calls). Runs on the thread that
+ * called fl_memory_defragment, outside the interface's lock. */
+static void cache_moved(void *old_ptr, void *new_ptr, size_t size, void *user)
+{
+    mover *mv = user;
+    list *l = mv->l;
+    for (size_t i = 0; i < l->count; i++) {
+        if (l->ptr[i] != old_ptr) continue;
+        const unsigned char *p = new_ptr;
+        size_t n = size < 64 ? size : 64, k = 0;
+        while (k < n && p[k] == mark_byte(l->born[i])) k++;
+        if (k == n) mv->d->moved_ok++;
+        else mv->d->moved_bad++;
+        l->ptr[i] = new_ptr;
+        return;
+    }
+    mv->d->moved_bad++; /* a block the demo did not know: cannot happen */
+}
+
+/* Allocates into list l; 0 when the memory said no (counted, not fatal: that is the demo).
+ * With `mv`, the block is relocatable and mv's list is l. */
+static int take_ex(demo *d, list *l, size_t size, fl_memory_type type, const char *tag, mover *mv)
 {
     if (l->count == MAX_LIVE || size == 0) return 0;
-    fl_alloc_request req = fl_make_allocation_request(size, type, 0, FL_FLAG_NONE);
+    fl_alloc_request req = fl_make_allocation_request(size, type, 0, mv ? FL_FLAG_RELOCATABLE : FL_FLAG_NONE);
     req.tag = tag;
+    if (mv) {
+        req.on_relocate = cache_moved;
+        req.relocate_user = mv;
+    }
     if (type == FL_MEMORY_POOL) req.allow_fallback = true; /* a full class may overflow */
     fl_allocation a;
     if (fl_memory_allocate_request(d->m, &req, &a) != FL_OK) {
         d->s->failed_requests++;
         return 0;
     }
-    memset(a.ptr, (int)(d->frame & 0xFFu), size < 64 ? size : 64); /* touch it, as a game would */
+    memset(a.ptr, mark_byte(d->frame), size < 64 ? size : 64); /* touch it, as a game would */
     l->ptr[l->count] = a.ptr;
     l->size[l->count] = a.size;
     l->born[l->count] = d->frame;
     l->count++;
     return 1;
 }
+
+static int take(demo *d, list *l, size_t size, fl_memory_type type, const char *tag)
+{
+    return take_ex(d, l, size, type, tag, NULL);
+}
+
+static mover cache_sys_mover, cache_vid_mover;
 
 /* Frees the n oldest of l; returns the bytes given back. */
 static size_t drop_oldest(demo *d, list *l, size_t n)
@@ -224,10 +276,10 @@ static void on_block(const void *block, size_t size, bool used, void *user)
     }
 }
 
-static void snapshot(demo *d, const char *label)
+static flmem_snapshot *snapshot(demo *d, const char *label)
 {
     flmem_session *s = d->s;
-    if (s->snapshot_count == FLMEM_MAX_SNAPSHOTS) return;
+    if (s->snapshot_count == FLMEM_MAX_SNAPSHOTS) return NULL;
     flmem_snapshot *snap = &s->snapshots[s->snapshot_count++];
     snprintf(snap->label, sizeof snap->label, "%s", label);
     fl_memory_region regions[FLMEM_MAX_REGIONS];
@@ -259,6 +311,7 @@ static void snapshot(demo *d, const char *label)
         }
         snap->map_count++;
     }
+    return snap;
 }
 
 /* ---- the session ---------------------------------------------------------------------- */
@@ -266,6 +319,7 @@ static void snapshot(demo *d, const char *label)
 static const char *const level_names[] = {"Training Grounds", "Harbor at Dusk", "Streaming Valley", "Boss Arena"};
 #define LEVELS 4u
 #define STREAMING_LEVEL 2u
+#define PAIRED_LEVEL 1u
 
 static void progress(demo *d, unsigned frame_in_level, unsigned frames)
 {
@@ -394,8 +448,10 @@ static void play_frame(demo *d)
     /* Caches of decoded assets grow until pressure trims them. */
     if (d->frame % 4 == 0) {
         size_t sys = type_total(d, FL_MEMORY_SYSTEM), video = type_total(d, FL_MEMORY_VIDEO);
-        if (sys && d->cache_sys.count < 200) take(d, &d->cache_sys, between(d, sys / 400, sys / 150), FL_MEMORY_SYSTEM, "cache");
-        if (video && d->cache_vid.count < 200) take(d, &d->cache_vid, between(d, video / 300, video / 100), FL_MEMORY_VIDEO, "cache");
+        if (sys && d->cache_sys.count < 200)
+            take_ex(d, &d->cache_sys, between(d, sys / 400, sys / 150), FL_MEMORY_SYSTEM, "cache", &cache_sys_mover);
+        if (video && d->cache_vid.count < 200)
+            take_ex(d, &d->cache_vid, between(d, video / 300, video / 100), FL_MEMORY_VIDEO, "cache", &cache_vid_mover);
     }
     /* The streaming level pulls its world in and never lets go on its own. */
     if (d->level == STREAMING_LEVEL) {
@@ -409,6 +465,179 @@ static void play_frame(demo *d)
             (void)drop_oldest(d, &d->streamed_vid, 1);
         }
     }
+}
+
+/* ---- defragmentation and waiting ---------------------------------------------------------- */
+
+typedef struct progress_log {
+    unsigned long long calls;
+    double last;
+    int decreased;
+} progress_log;
+
+static void on_defrag_progress(size_t moved, size_t total, double progress, void *user)
+{
+    (void)moved;
+    (void)total;
+    progress_log *p = user;
+    if (p->calls > 0 && progress < p->last) p->decreased = 1;
+    p->last = progress;
+    p->calls++;
+}
+
+/* After a level unloaded, the caches it leaves behind are scattered among the holes of its
+ * data: compact them. `paired`: heap maps before and after go into the report as a pair. */
+static int defragment_between_levels(demo *d, int paired)
+{
+    flmem_session *s = d->s;
+    flmem_snapshot *before = NULL, *after = NULL;
+    char label[80];
+    snprintf(label, sizeof label, "%s unloaded: its caches scattered, before defragmentation", level_names[d->level]);
+    if (paired) before = snapshot(d, label);
+    progress_log log = {0, 0.0, 0};
+    d->moved_ok = d->moved_bad = 0;
+    fl_defrag_result r;
+    if (fl_memory_defragment(d->m, on_defrag_progress, &log, &r) != FL_OK) {
+        fprintf(stderr, "flmem demo: defragmentation failed: %s\n", fl_last_error()->message);
+        return FLMEM_EXIT_FAIL;
+    }
+    snprintf(label, sizeof label, "After defragmentation: the caches packed toward each region's start");
+    if (paired) after = snapshot(d, label);
+    if (before != NULL && after != NULL) {
+        before->defrag_pair = 1;
+        after->defrag_pair = 2;
+    }
+    char moved[32], lb[32], la[32];
+    clear_bar(d);
+    printf("  ~ %6.2fs  defragmented after %s: %zu allocations (%s) moved, largest free %s -> %s, fragmentation "
+           "%.1f%% -> %.1f%%; %zu moved caches verified at their new address; progress reached %.2f in %llu calls\n",
+           now_t(d), level_names[d->level], r.allocations_moved, flmem_bytes_str(r.bytes_moved, moved, sizeof moved),
+           flmem_bytes_str(r.largest_free_before, lb, sizeof lb), flmem_bytes_str(r.largest_free_after, la, sizeof la),
+           r.fragmentation_before, r.fragmentation_after, d->moved_ok, log.last, log.calls);
+    if (d->moved_bad != 0 || d->moved_ok != r.allocations_moved || log.decreased || log.last != 1.0) {
+        fprintf(stderr, "flmem demo: defragmentation check failed: %zu moves reported, %zu verified, %zu bad, "
+                        "progress %s, last %.3f\n", r.allocations_moved, d->moved_ok, d->moved_bad,
+                log.decreased ? "decreased" : "monotonic", log.last);
+        return FLMEM_EXIT_FAIL;
+    }
+    if (s->defrag_count < sizeof s->defrags / sizeof s->defrags[0]) {
+        flmem_defrag *e = &s->defrags[s->defrag_count++];
+        e->t = now_t(d);
+        e->after_level = d->level;
+        e->result = r;
+        e->progress_calls = log.calls;
+        e->last_progress = log.last;
+        e->verified = d->moved_ok;
+    }
+    return 0;
+}
+
+/* The loader thread of timeout_demo: finishes with its staging buffer a little later. */
+typedef struct loader {
+    fl_memory *m;
+    void *staging;
+    unsigned delay_ms;
+    fl_status status;
+} loader;
+
+static void *loader_main(void *p)
+{
+    loader *l = p;
+    struct timespec wait = {0, (long)l->delay_ms * 1000000L};
+    nanosleep(&wait, NULL);
+    l->status = fl_memory_deallocate(l->m, l->staging);
+    return NULL;
+}
+
+static double ms_between(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+/*
+ * Before the last level loads, Video is full of staging buffers and a texture request with
+ * a timeout cannot be served at once.
+ *
+ * Thread-safe profiles (Desktop, Host): a loader thread frees the largest staging buffer
+ * 50 ms later; the request, asleep on the interface's condition variable meanwhile (no
+ * polling), is served then, long before its 2 s timeout. Whichever thread gets there
+ * first, the statistics end the same (a request served after waiting is no failure, and
+ * Video is already at Critical, so its pressure callbacks ran while the buffers filled
+ * it), which keeps the session deterministic.
+ *
+ * The Dreamcast, PSP and Web profiles are not thread_safe: their interface has no lock,
+ * so no second thread may free into it, and by contract a timeout there fails at once
+ * (waiting could only wait for itself). The demo keeps each profile as it ships rather
+ * than switching thread_safe on because this host has threads: what it shows is what the
+ * profile does on its machine (a Dreamcast game that loads on a KallistiOS thread would
+ * turn thread_safe on itself, and pay the lock on every call). So there the demo shows
+ * the other half of the contract: the same request fails at once with OutOfMemory.
+ */
+static int timeout_demo(demo *d)
+{
+    flmem_wait *w = &d->s->wait;
+    const fl_platform_hooks *os = fl_platform_default();
+    w->threaded = d->thread_safe && os->cond_wait != NULL && os->now_ns != NULL;
+    w->timeout_ms = w->threaded ? 2000u : 500u;
+    w->t = now_t(d);
+    void *staging[64];
+    size_t n = 0;
+    while (n < 64) { /* the largest free block each time: a handful of buffers fill the buddy */
+        fl_memory_stats vs;
+        if (fl_memory_get_type_stats(d->m, FL_MEMORY_VIDEO, &vs) != FL_OK) break;
+        size_t want = vs.largest_free_block;
+        if (d->max_allocation != 0 && want > d->max_allocation) want = d->max_allocation;
+        fl_allocation a;
+        if (want == 0 || fl_memory_allocate_typed(d->m, want, FL_MEMORY_VIDEO, 0, 0, &a) != FL_OK) break;
+        if (n == 0) w->size = want;
+        staging[n++] = a.ptr;
+    }
+    if (n == 0) return 0;
+    fl_alloc_request req = fl_make_allocation_request(w->size, FL_MEMORY_VIDEO, 0, FL_FLAG_NONE);
+    req.tag = "texture";
+    req.timeout_ms = w->timeout_ms;
+    loader l = {d->m, staging[0], 50, FL_OK};
+    pthread_t thread;
+    size_t first_kept = 0;
+    if (w->threaded) {
+        if (pthread_create(&thread, NULL, loader_main, &l) != 0) {
+            fprintf(stderr, "flmem demo: cannot start the loader thread\n");
+            w->threaded = 0;
+        } else {
+            first_kept = 1; /* the loader frees staging[0] */
+        }
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    fl_allocation a;
+    w->status = fl_memory_allocate_request(d->m, &req, &a);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    char why[160];
+    snprintf(why, sizeof why, "%s", w->status == FL_OK ? "" : fl_last_error()->message);
+    if (first_kept) pthread_join(thread, NULL);
+    w->waited_ms = ms_between(&t0, &t1);
+    w->done = 1;
+    int rc = 0;
+    if (w->status == FL_OK && fl_memory_deallocate(d->m, a.ptr) != FL_OK) rc = FLMEM_EXIT_FAIL;
+    for (size_t i = first_kept; i < n; i++)
+        if (fl_memory_deallocate(d->m, staging[i]) != FL_OK) rc = FLMEM_EXIT_FAIL;
+    char b[32];
+    clear_bar(d);
+    if (w->threaded)
+        printf("  ~ %6.2fs  waited %.1f ms for %s of Video (timeout %u ms): %s once the loader thread freed its "
+               "staging buffer\n", w->t, w->waited_ms, flmem_bytes_str(w->size, b, sizeof b), w->timeout_ms,
+               w->status == FL_OK ? "served" : fl_status_str(w->status));
+    else
+        printf("  ~ %6.2fs  %s of Video with a %u ms timeout, Video full: %s at once (%.1f ms): the %s profile is not "
+               "thread_safe, so no other thread can free memory meanwhile\n", w->t,
+               flmem_bytes_str(w->size, b, sizeof b), w->timeout_ms, fl_status_str(w->status), w->waited_ms,
+               fl_platform_str(d->s->platform));
+    /* Served (threaded) or refused at once (not): anything else is a bug worth a failure. */
+    if (w->threaded ? w->status != FL_OK || l.status != FL_OK : w->status != FL_ERR_OUT_OF_MEMORY) {
+        fprintf(stderr, "flmem demo: the timeout request ended with %s: %s\n", fl_status_str(w->status), why);
+        rc = FLMEM_EXIT_FAIL;
+    }
+    return rc;
 }
 
 /* Used bytes at which each level starts for type t: the profile's thresholds (available
@@ -498,14 +727,16 @@ int flmem_demo(const flmem_demo_options *o)
         return FLMEM_EXIT_FAIL;
     }
     d->s = s;
+    d->max_allocation = config.max_allocation;
+    d->thread_safe = config.thread_safe;
+    cache_sys_mover = (mover){d, &d->cache_sys};
+    cache_vid_mover = (mover){d, &d->cache_vid};
     d->rng = 0x9E3779B97F4A7C15ull ^ o->seed;
     d->tty = isatty(fileno(stdout));
     s->platform = o->platform;
     s->seconds = o->seconds;
     s->levels = LEVELS;
-    snprintf(s->skipped, sizeof s->skipped, "%s",
-             "defragmentation between levels and an allocation with a timeout satisfied by another thread: not in "
-             "the library yet");
+    s->skipped[0] = '\0'; /* every step of the session runs */
     for (unsigned l = 0; l < LEVELS; l++) snprintf(s->level_names[l], sizeof s->level_names[l], "%s", level_names[l]);
     for (unsigned t = 0; t < (unsigned)FL_MEMORY_TYPE_COUNT; t++) {
         fl_pressure_info p;
@@ -533,7 +764,9 @@ int flmem_demo(const flmem_demo_options *o)
     d->per_level = per_level;
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
-    for (d->level = 0; d->level < LEVELS; d->level++) {
+    int failed = 0;
+    for (d->level = 0; d->level < LEVELS && !failed; d->level++) {
+        if (d->level == LEVELS - 1) failed = timeout_demo(d) != 0;
         clear_bar(d);
         printf("== level %u/%u: %s%s\n", d->level + 1, LEVELS, level_names[d->level],
                d->level == STREAMING_LEVEL ? " (streams its world in: watch the pressure)" : "");
@@ -555,7 +788,9 @@ int flmem_demo(const flmem_demo_options *o)
         if (d->level == LEVELS - 1) snapshot(d, "Boss Arena at its end: level data among the regrown caches");
         unload_level(d);
         sample(d);
-
+        /* The pair of heap maps in the report: after the second level, whose caches have grown
+         * for two levels (the streaming level's pressure callbacks free them all). */
+        if (d->level + 1 < LEVELS && defragment_between_levels(d, d->level == PAIRED_LEVEL) != 0) failed = 1;
     }
     clear_bar(d);
     drop_all(d, &d->packets);
@@ -565,10 +800,10 @@ int flmem_demo(const flmem_demo_options *o)
     print_tables(s);
     printf("\n%llu frames, %llu requests refused (and survived), %llu cached assets freed by pressure callbacks, "
            "%llu streamed chunks evicted\n", s->frames, s->failed_requests, s->cache_freed, s->evicted);
-    printf("not shown yet: %s\n", s->skipped);
+    if (s->skipped[0] != '\0') printf("not shown yet: %s\n", s->skipped);
     drop_all(d, &d->cache_sys);
     drop_all(d, &d->cache_vid);
-    int rc = 0;
+    int rc = failed ? FLMEM_EXIT_FAIL : 0;
     if (fl_memory_validate(d->m) != FL_OK) {
         fprintf(stderr, "flmem demo: validation failed: %s\n", fl_last_error()->message);
         rc = FLMEM_EXIT_FAIL;

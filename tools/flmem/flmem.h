@@ -19,7 +19,7 @@
 
 #define FLMEM_MAX_SAMPLES 1024u
 #define FLMEM_MAX_EVENTS 256u
-#define FLMEM_MAX_SNAPSHOTS 4u
+#define FLMEM_MAX_SNAPSHOTS 6u
 #define FLMEM_MAX_REGIONS 16u
 #define FLMEM_BUCKETS 512u
 
@@ -59,9 +59,31 @@ typedef struct flmem_heapmap {
 
 typedef struct flmem_snapshot {
     char label[80];
+    int defrag_pair; /* 0; 1: before the defragmentation the report pairs; 2: after it */
     size_t map_count;
     flmem_heapmap maps[FLMEM_MAX_REGIONS];
 } flmem_snapshot;
+
+/* A defragmentation between two levels (fl_memory_defragment), and its check. */
+typedef struct flmem_defrag {
+    double t;
+    unsigned after_level; /* index of the level that just unloaded */
+    fl_defrag_result result;
+    unsigned long long progress_calls;
+    double last_progress;
+    size_t verified; /* moved caches whose contents were checked at their new address */
+} flmem_defrag;
+
+/* The request with a timeout the demo makes once, at the last level's load. */
+typedef struct flmem_wait {
+    int done;
+    int threaded;   /* the interface is thread_safe and the host has threads: another thread frees */
+    size_t size;    /* bytes of Video asked for */
+    unsigned timeout_ms;
+    fl_status status;
+    double waited_ms; /* wall time the request took */
+    double t;
+} flmem_wait;
 
 typedef struct flmem_session {
     fl_platform platform;
@@ -82,8 +104,11 @@ typedef struct flmem_session {
     size_t allocator_count;
     fl_allocator_type allocators[FL_ALLOCATOR_TYPE_COUNT];
     fl_allocator_stats allocator_stats[FL_ALLOCATOR_TYPE_COUNT];
+    size_t defrag_count;
+    flmem_defrag defrags[8];
+    flmem_wait wait;
     unsigned long long frames, failed_requests, cache_freed, evicted;
-    char skipped[160]; /* steps of the issue not run yet, and why */
+    char skipped[160]; /* steps of the issue not run yet, and why ("" when none) */
 } flmem_session;
 
 typedef struct flmem_demo_options {

@@ -4,6 +4,9 @@
  *   g#usage-<Type>      memory used per type over time, pressure levels as bands behind it
  *   table#events        every pressure event
  *   g#heapmap-<s>-<i>   heap map i of snapshot s: blocks to scale, free space visible
+ *   table#defrag        every defragmentation between levels (fl_defrag_result, checks)
+ *   div#defrag-pair     the heap maps of one of them, before and after, region by region
+ *   p#wait              the request with a timeout and how it ended
  *   table#type-stats, table#allocator-stats   the final tables
  */
 #include "flmem.h"
@@ -77,11 +80,11 @@ static void usage_chart(FILE *f, const flmem_session *s, unsigned t)
     fputs("</g>\n</svg></figure>\n", f);
 }
 
-static void heapmap(FILE *f, const flmem_heapmap *h, size_t snap, size_t index)
+static void heapmap(FILE *f, const flmem_heapmap *h, size_t snap, size_t index, const char *when)
 {
     const double w = 800.0, hh = 26.0;
     char b[2][32];
-    fprintf(f, "<figure><figcaption>%s (%s, %s): %s used of %s</figcaption>\n", h->name,
+    fprintf(f, "<figure><figcaption>%s%s (%s, %s): %s used of %s</figcaption>\n", when, h->name,
             fl_memory_type_str(h->type), fl_allocator_type_str(h->allocator), flmem_bytes_str(h->used, b[0], 32),
             flmem_bytes_str(h->size, b[1], 32));
     fprintf(f, "<svg class=\"heap\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
@@ -145,6 +148,70 @@ static void stats_tables(FILE *f, const flmem_session *s)
     fputs("</table>\n", f);
 }
 
+/* The defragmentations between levels, and the heap maps of the paired one: each region
+ * before, then after (only regions whose allocator can move anything: free list, buddy). */
+static void defrag_section(FILE *f, const flmem_session *s)
+{
+    char b[4][32];
+    fprintf(f, "<h2>Defragmentation between levels (%zu)</h2>\n<p>The caches are relocatable: after each level "
+               "unloads, <code>fl_memory_defragment</code> packs them toward the start of their regions; each moved "
+               "cache's bytes were checked at the new address in its <code>on_relocate</code>.</p>\n"
+               "<table id=\"defrag\"><tr><th>time</th><th>after level</th><th>moved</th><th>bytes moved</th>"
+               "<th>largest free before</th><th>after</th><th>fragmentation before</th><th>after</th>"
+               "<th>verified</th><th>progress calls</th></tr>\n", s->defrag_count);
+    for (size_t i = 0; i < s->defrag_count; i++) {
+        const flmem_defrag *e = &s->defrags[i];
+        fprintf(f, "<tr><td>%.2f s</td><td>", e->t);
+        html_text(f, s->level_names[e->after_level < 8 ? e->after_level : 0]);
+        fprintf(f, "</td><td>%zu</td><td>%s</td><td>%s</td><td>%s</td><td>%.1f %%</td><td>%.1f %%</td><td>%zu</td>"
+                   "<td>%llu (last %.2f)</td></tr>\n", e->result.allocations_moved,
+                flmem_bytes_str(e->result.bytes_moved, b[0], 32), flmem_bytes_str(e->result.largest_free_before, b[1], 32),
+                flmem_bytes_str(e->result.largest_free_after, b[2], 32), e->result.fragmentation_before,
+                e->result.fragmentation_after, e->verified, e->progress_calls, e->last_progress);
+    }
+    fputs("</table>\n", f);
+    size_t before = s->snapshot_count, after = s->snapshot_count;
+    for (size_t k = 0; k < s->snapshot_count; k++) {
+        if (s->snapshots[k].defrag_pair == 1) before = k;
+        if (s->snapshots[k].defrag_pair == 2) after = k;
+    }
+    if (before == s->snapshot_count || after == s->snapshot_count) return;
+    const flmem_snapshot *sb = &s->snapshots[before], *sa = &s->snapshots[after];
+    fputs("<div id=\"defrag-pair\">\n<h3>", f);
+    html_text(f, sb->label);
+    fputs(" / ", f);
+    html_text(f, sa->label);
+    fputs("</h3>\n", f);
+    for (size_t i = 0; i < sb->map_count; i++) {
+        const flmem_heapmap *hb = &sb->maps[i];
+        if (hb->allocator != FL_ALLOCATOR_FREELIST && hb->allocator != FL_ALLOCATOR_BUDDY) continue;
+        for (size_t k = 0; k < sa->map_count; k++) {
+            if (strcmp(sa->maps[k].name, hb->name) != 0) continue;
+            fputs("<div class=\"pair\">\n", f);
+            heapmap(f, hb, before, i, "before: ");
+            heapmap(f, &sa->maps[k], after, k, "after: ");
+            fputs("</div>\n", f);
+        }
+    }
+    fputs("</div>\n", f);
+}
+
+static void wait_section(FILE *f, const flmem_session *s)
+{
+    const flmem_wait *w = &s->wait;
+    if (!w->done) return;
+    char b[32];
+    fprintf(f, "<h2>Waiting for memory</h2>\n<p id=\"wait\" data-threaded=\"%d\" data-status=\"%s\">At %.2f s, with "
+               "Video full of staging buffers, a request for %s of Video with <code>timeout_ms</code> = %u ",
+            w->threaded, fl_status_str(w->status), w->t, flmem_bytes_str(w->size, b, sizeof b), w->timeout_ms);
+    if (w->threaded)
+        fprintf(f, "slept on the interface's condition variable until a loader thread freed a buffer: %s after "
+                   "%.1f ms.</p>\n", w->status == FL_OK ? "served" : fl_status_str(w->status), w->waited_ms);
+    else
+        fprintf(f, "ended with %s after %.1f ms: this profile is not thread_safe, so no other thread may free memory "
+                   "meanwhile and the request fails at once.</p>\n", fl_status_str(w->status), w->waited_ms);
+}
+
 int flmem_report_write(const flmem_session *s, const char *path)
 {
     FILE *f = fopen(path, "w");
@@ -172,9 +239,14 @@ int flmem_report_write(const flmem_session *s, const char *path)
         html_text(f, s->level_names[l]);
     }
     fprintf(f, "); %llu requests refused and survived, %llu cached assets freed by pressure callbacks, %llu streamed "
-               "chunks evicted. Not shown yet: ", s->failed_requests, s->cache_freed, s->evicted);
-    html_text(f, s->skipped);
-    fputs(".</p>\n<h2>Memory used per type</h2>\n<p class=\"legend\">pressure bands: ", f);
+               "chunks evicted, %zu defragmentations between levels.", s->failed_requests, s->cache_freed, s->evicted,
+            s->defrag_count);
+    if (s->skipped[0] != '\0') {
+        fputs(" Not shown yet: ", f);
+        html_text(f, s->skipped);
+        fputc('.', f);
+    }
+    fputs("</p>\n<h2>Memory used per type</h2>\n<p class=\"legend\">pressure bands: ", f);
     for (unsigned l = 0; l < 4; l++)
         fprintf(f, "<span style=\"background:%s\">%s</span>", band_colors[l],
                 fl_pressure_level_str((fl_pressure_level)(l + 1)));
@@ -201,11 +273,14 @@ int flmem_report_write(const flmem_session *s, const char *path)
     fputs("<h2>Heap maps</h2>\n<p>Each region drawn to scale, lowest address left: coloured blocks are in use, grey "
           "is free. Pools with more blocks than can be drawn show each slice shaded by its share in use.</p>\n", f);
     for (size_t k = 0; k < s->snapshot_count; k++) {
+        if (s->snapshots[k].defrag_pair != 0) continue; /* drawn as a pair below */
         fputs("<h3>", f);
         html_text(f, s->snapshots[k].label);
         fputs("</h3>\n", f);
-        for (size_t i = 0; i < s->snapshots[k].map_count; i++) heapmap(f, &s->snapshots[k].maps[i], k, i);
+        for (size_t i = 0; i < s->snapshots[k].map_count; i++) heapmap(f, &s->snapshots[k].maps[i], k, i, "");
     }
+    defrag_section(f, s);
+    wait_section(f, s);
     stats_tables(f, s);
     fputs("</body></html>\n", f);
     if (fclose(f) != 0) {

@@ -1,6 +1,7 @@
 /*
  * flmem stats --json: creates a profile, runs a small representative workload (a bit of
- * every type, tagged allocations, a frame's temporary memory) and prints
+ * every type, tagged allocations, a frame's temporary memory, relocatable blocks compacted by
+ * fl_memory_defragment) and prints
  * fl_memory_dump_json's document while that memory is live, so every section has content.
  */
 #include "flmem.h"
@@ -11,6 +12,14 @@ static void to_stdout(const char *text, size_t length, void *user)
 {
     (void)user;
     fwrite(text, 1, length, stdout);
+}
+
+/* on_relocate: the slot holding the allocation's address follows it. */
+static void follow(void *old_ptr, void *new_ptr, size_t size, void *user)
+{
+    (void)old_ptr;
+    (void)size;
+    *(void **)user = new_ptr;
 }
 
 int flmem_stats_json(fl_platform platform)
@@ -40,6 +49,28 @@ int flmem_stats_json(fl_platform platform)
             if (fl_memory_allocate_request(m, &req, &a) == FL_OK) live[n++] = a.ptr;
         }
     }
+    /* A few relocatable Video blocks (every profile has a Video buddy; the Web's System is
+     * the platform heap, which cannot move anything), every other one freed, then a
+     * defragmentation: the document's "defragmentation" section has a real last result. */
+    void *movable[8];
+    size_t movable_count = 0;
+    for (unsigned k = 0; k < 8 && n + 8 < 64; k++) {
+        fl_alloc_request req = fl_make_allocation_request(16384, FL_MEMORY_VIDEO, 0, FL_FLAG_RELOCATABLE);
+        req.tag = "asset";
+        req.on_relocate = follow;
+        req.relocate_user = &movable[movable_count];
+        fl_allocation a;
+        if (fl_memory_allocate_request(m, &req, &a) == FL_OK) movable[movable_count++] = a.ptr;
+    }
+    for (size_t k = 0; k + 1 < movable_count; k += 2) { /* the lower of each pair: a hole below the other */
+        size_t low = (uintptr_t)movable[k] < (uintptr_t)movable[k + 1] ? k : k + 1;
+        (void)fl_memory_deallocate(m, movable[low]);
+        movable[low] = NULL;
+    }
+    if (fl_memory_defragment(m, NULL, NULL, NULL) != FL_OK)
+        fprintf(stderr, "flmem stats: defragmentation failed: %s\n", fl_last_error()->message);
+    for (size_t k = 0; k < movable_count; k++)
+        if (movable[k] != NULL) live[n++] = movable[k];
     int rc = fl_memory_dump_json(m, to_stdout, NULL) == FL_OK ? 0 : FLMEM_EXIT_FAIL;
     /* Free newest first, so the Stack region's LIFO order holds. */
     while (n > 0) (void)fl_memory_deallocate(m, live[--n]);

@@ -11,6 +11,18 @@ assert run.returncode == 0, f"exit {run.returncode}"
 for want in ["level 1/4", "level 4/4", "Statistics per memory type", "Statistics per allocator", "(all)", "System"]:
     assert want in out, f"missing {want!r}"
 assert run.stderr == "", "unexpected stderr"
+# Defragmentation between the levels (three transitions), each moved cache checked.
+defrags = [line for line in out.splitlines() if "defragmented after" in line]
+assert len(defrags) == 3, defrags
+assert all("moved caches verified" in line and "progress reached 1.00" in line for line in defrags), defrags
+assert any(" 0 allocations" not in line for line in defrags), "no defragmentation moved anything"
+assert "not shown yet" not in out
+# The request with a timeout: served after another thread freed memory where the profile is
+# thread_safe (Desktop, Host), refused at once where it is not.
+if platform in ("desktop", "host"):
+    assert "served once the loader thread freed its staging buffer" in out, "no waited allocation"
+else:
+    assert "OutOfMemory at once" in out and "not thread_safe" in out, "no refused timeout request"
 # Not a TTY here: plain progress lines, no escape sequences.
 assert "\x1b[" not in out
 # Same seed, same session: the final tables are identical on a second run.

@@ -23,6 +23,17 @@ for platform in ["dreamcast", "psp", "web", "desktop", "host"]:
     assert {a["allocator"] for a in doc["allocators"]} >= {"Pool", "Linear"}
     tags = {t["tag"]: t for t in doc["live_by_tag"]}
     assert "mesh" in tags and tags["mesh"]["count"] > 0, tags
+    # The Video (and Audio, where it is a buddy) region keeps its bookkeeping outside.
+    video = [r for r in doc["regions"] if r["type"] == "Video"]
+    assert video and video[0]["bookkeeping"] == "outside", video
+    assert all(r["bookkeeping"] == "inside" for r in doc["regions"] if r["type"] not in ("Video", "Audio"))
+    assert doc["waiting"]["available"] == doc["thread_safe"], doc["waiting"]
+    assert doc["waiting"]["waiting_now"] == 0
+    d = doc["defragmentation"]
+    assert d["runs"] == 1 and d["last"] is not None, d
+    assert d["allocations_moved"] == d["last"]["allocations_moved"] >= 1, d
+    assert d["last"]["largest_free_after"] >= d["last"]["largest_free_before"], d
+    assert tags["asset"]["count"] == 4, tags
     print(platform, "ok:", len(run.stdout), "bytes")
 bad = subprocess.run([flmem, "stats", "--json", "--platform", "amiga"], capture_output=True, text=True)
 assert bad.returncode == 2
