@@ -57,4 +57,9 @@ fl_status fl_memory_trim(fl_memory *m, size_t *released)
     return FL_OK;
 }
 
-fl_status fl_memory_gc_hint(fl_memory *m) { return fl_memory_trim(m, NULL); }
+fl_status fl_memory_gc_hint(fl_memory *m)
+{
+    fl_status st = fl_memory_trim(m, NULL);
+    if (st == FL_OK) fli_pressure_gc_hint(m);
+    return st;
+}

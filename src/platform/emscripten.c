@@ -34,6 +34,12 @@
  *   blocks are freed - pressure rises as growth approaches MAXIMUM_MEMORY. mallinfo walks
  *   dlmalloc's chunks (O(chunks), under malloc's lock): it is meant for a pressure poll,
  *   not for every allocation. A program linked with -sMALLOC=none has no mallinfo.
+ * - gc_hint(level): calls Module.flightMemoryGcHint(level) in JavaScript when the host
+ *   set one (level 0..4: None..Critical), on the main browser thread: directly when called
+ *   there, else queued to it without waiting (a worker must not block on a main thread
+ *   that may itself be waiting for the interface's lock). The host's answer - dropping
+ *   caches, unloading assets, telling the user - cannot shrink the linear memory, but
+ *   whatever it frees inside the instance is reused by malloc.
  * - time: emscripten_get_now() (performance.now(), milliseconds as a double, monotonic and
  *   the same clock in every worker) in nanoseconds.
  */
@@ -203,6 +209,20 @@ static uint64_t web_now_ns(void *user)
     return (uint64_t)(emscripten_get_now() * 1e6);
 }
 
+/* ---- the JavaScript host ------------------------------------------------------------------ */
+
+static void web_gc_hint(void *user, fl_pressure_level level)
+{
+    (void)user;
+    /* Quoted property names survive closure's renaming. */
+    MAIN_THREAD_ASYNC_EM_ASM(
+        {
+            if (typeof Module !== 'undefined' && typeof Module['flightMemoryGcHint'] === 'function')
+                Module['flightMemoryGcHint']($0);
+        },
+        (int)level);
+}
+
 /* ---- the table -------------------------------------------------------------------------- */
 
 static const fl_platform_hooks web_hooks = {
@@ -227,6 +247,7 @@ static const fl_platform_hooks web_hooks = {
     .physical_memory = web_physical_memory,
     .now_ns = web_now_ns,
     .pressure_stall = NULL,
+    .gc_hint = web_gc_hint,
 };
 
 const fl_platform_hooks *fl_platform_default(void) { return &web_hooks; }
