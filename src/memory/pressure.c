@@ -275,12 +275,12 @@ void fli_pressure_dispatch(fl_memory *m, fli_pending *pending)
             if (cb.id != 0 && ev->from < cb.level && cb.level <= ev->info.level) cb.fn(ev->info.level, &ev->info, cb.user);
         }
     }
-    /* The host hears of a rise to High or Critical once per call, after the callbacks
+    /* The host hears of a rise to High or to Critical once per call, after the callbacks
      * (which may already have freed what they could). */
     fl_pressure_level highest = FL_PRESSURE_NONE;
     for (unsigned e = 0; e < pending->count; e++) {
         const fli_event *ev = &pending->events[e];
-        if (ev->from < FL_PRESSURE_HIGH && ev->info.level >= FL_PRESSURE_HIGH && ev->info.level > highest)
+        if (ev->info.level >= FL_PRESSURE_HIGH && ev->info.level > ev->from && ev->info.level > highest)
             highest = ev->info.level;
     }
     if (highest != FL_PRESSURE_NONE) fli_gc_hint(m->os.hooks, highest);

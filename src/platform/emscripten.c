@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #if defined(__EMSCRIPTEN_PTHREADS__)
+#include <emscripten/threading.h>
 #include <pthread.h>
 #include <time.h>
 #endif
@@ -211,16 +212,32 @@ static uint64_t web_now_ns(void *user)
 
 /* ---- the JavaScript host ------------------------------------------------------------------ */
 
+/* Quoted property names survive closure's renaming. */
+EM_JS(void, web_gc_hint_js, (int level), {
+    if (typeof Module !== 'undefined' && typeof Module['flightMemoryGcHint'] === 'function')
+        Module['flightMemoryGcHint'](level);
+}) /* EM_JS ends its own definition: a ';' here would be an empty declaration */
+
+#if defined(__EMSCRIPTEN_PTHREADS__)
+static void web_gc_hint_main(int level) { web_gc_hint_js(level); }
+#endif
+
 static void web_gc_hint(void *user, fl_pressure_level level)
 {
     (void)user;
-    /* Quoted property names survive closure's renaming. */
-    MAIN_THREAD_ASYNC_EM_ASM(
-        {
-            if (typeof Module !== 'undefined' && typeof Module['flightMemoryGcHint'] === 'function')
-                Module['flightMemoryGcHint']($0);
-        },
-        (int)level);
+#if defined(__EMSCRIPTEN_PTHREADS__)
+    if (!emscripten_is_main_runtime_thread()) {
+        /* The proxying call takes the function as a void *; C has no such conversion, so
+         * the pointer's bytes are copied (wasm32 function pointers are table indices). */
+        void (*fn)(int) = web_gc_hint_main;
+        void *as_pointer;
+        _Static_assert(sizeof fn == sizeof as_pointer, "function and object pointers differ in size");
+        memcpy(&as_pointer, &fn, sizeof as_pointer);
+        emscripten_async_run_in_main_runtime_thread_(EM_FUNC_SIG_VI, as_pointer, (int)level);
+        return;
+    }
+#endif
+    web_gc_hint_js((int)level);
 }
 
 /* ---- the table -------------------------------------------------------------------------- */
