@@ -602,7 +602,8 @@ typedef struct fl_memory_config {
  * - DREAMCAST: 12 MiB of the 16 MiB main RAM split between the main-RAM types, 8 MiB video
  *   RAM, 2 MiB sound RAM, 512 KiB emergency reserve, 4 MiB largest allocation.
  * - PSP: 20 MiB of the 24 MiB user main RAM (audio in main RAM), 2 MiB video RAM.
- * - WEB: System grows on demand from the heap up to a 64 MiB cap; other regions fixed.
+ * - WEB: System grows on demand from the heap up to a 64 MiB cap; other regions fixed;
+ *   everything scaled down to fit 3/4 of a heap maximum below 137 MiB (docs/platforms.md).
  * - DESKTOP: fixed generous budgets, thread safe.
  * FL_ERR_INVALID_PARAMETERS for out NULL or an unknown platform.
  */
