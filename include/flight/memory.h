@@ -605,6 +605,7 @@ typedef struct fl_memory_config {
  * - WEB: System grows on demand from the heap up to a 64 MiB cap; other regions fixed;
  *   everything scaled down to fit 3/4 of a heap maximum below 137 MiB (docs/platforms.md).
  * - DESKTOP: fixed generous budgets, thread safe.
+ * HOST, DESKTOP and WEB turn os_pressure on; DREAMCAST and PSP leave it off.
  * FL_ERR_INVALID_PARAMETERS for out NULL or an unknown platform.
  */
 fl_status fl_memory_config_default(fl_platform platform, fl_memory_config *out);

@@ -8,7 +8,7 @@
  *   route.c     requests: routing, fallback, reserve, reallocate, deallocate, pointer queries
  *   track.c     exact liveness for linear and stack regions (two bitmaps), mark/rewind
  *   stats.c     statistics reads and fl_memory_validate
- *   pressure.c  levels, callbacks, get_pressure
+ *   pressure.c  levels, callbacks, get_pressure, the OS signal (os_pressure), gc_hint's hook
  *   registry.c  per-allocation records for tagged / relocatable allocations
  *   views.c     the allocator handles of fl_memory_get_allocator
  *   trim.c      fl_memory_trim / gc_hint
