@@ -11,8 +11,8 @@
  * check without a clock); that callbacks fire once on an OS-driven rise and not on a fall;
  * the platform gc_hint hook on a rise to High/Critical and from fl_memory_gc_hint; a level
  * raised to Critical by a failing request kept over an OS sample; a refusing platform
- * (FL_ERR_PLATFORM, level kept); an interface without os_pressure never asks; and the real
- * platform's reading where it is POSIX.
+ * (FL_ERR_PLATFORM, level kept); an interface without os_pressure never asks; the JSON
+ * document's os_pressure section; and the real platform's reading where it is POSIX.
  */
 #include "memory_test_util.h"
 #include "platform_caps.h"
@@ -434,6 +434,41 @@ static void test_refusals(void)
     fl_memory_destroy(m);
 }
 
+/* The JSON document carries the last sample, and dumping it takes none. */
+static char json_text[64 * 1024];
+static size_t json_length;
+
+static void json_sink(const char *text, size_t length, void *user)
+{
+    (void)user;
+    if (json_length + length >= sizeof json_text) return;
+    memcpy(json_text + json_length, text, length);
+    json_length += length;
+    json_text[json_length] = '\0';
+}
+
+static void test_json(void)
+{
+    fl_memory_config c = scripted_config();
+    fl_memory *m = make_memory(&c);
+    json_length = 0;
+    CHECK_OK(fl_memory_dump_json(m, json_sink, NULL));
+    CHECK(strstr(json_text, "\"os_pressure\": {\"level\": \"None\", \"memory_known\": false") != NULL);
+    CHECK(strstr(json_text, "\"sampled_ns\": 0}") != NULL);
+    script_total = 1000000;
+    script_available = 42000; /* 4.2 %: High */
+    script_stall_known = true;
+    script_stall = 1.5;
+    CHECK_OK(fl_memory_poll_os_pressure(m, NULL));
+    size_t samples = fake_calls(&fake, FAKE_SYSTEM_MEMORY);
+    json_length = 0;
+    CHECK_OK(fl_memory_dump_json(m, json_sink, NULL));
+    CHECK_EQ_SIZE(fake_calls(&fake, FAKE_SYSTEM_MEMORY), samples);
+    CHECK(strstr(json_text, "\"os_pressure\": {\"level\": \"High\", \"memory_known\": true, \"stall_known\": true, "
+                            "\"os_available_bytes\": 42000, \"os_total_bytes\": 1000000, \"stall_pct\": 1.500000") != NULL);
+    fl_memory_destroy(m);
+}
+
 /* The real platform: a HOST interface reads the machine (or its cgroup). */
 static void test_real_platform(void)
 {
@@ -462,6 +497,7 @@ int main(void)
     RUN(test_callbacks_and_gc_hint);
     RUN(test_raised_level_kept);
     RUN(test_refusals);
+    RUN(test_json);
     RUN(test_real_platform);
     return harness_finish();
 }
