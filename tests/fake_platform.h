@@ -49,6 +49,7 @@ typedef enum fake_hook {
     FAKE_PHYSICAL_MEMORY,
     FAKE_NOW_NS,
     FAKE_PRESSURE_STALL,
+    FAKE_GC_HINT,
     FAKE_HOOK_COUNT,
     /* For fake_fail_nth/fake_fail_from: counts calls of every fallible hook together. */
     FAKE_ANY_FALLIBLE = FAKE_HOOK_COUNT
@@ -67,6 +68,7 @@ typedef struct fake_platform {
     atomic_size_t failures[FAKE_HOOK_COUNT]; /* calls the fake made fail */
     fake_trigger triggers[FAKE_HOOK_COUNT + 1];
     atomic_size_t live_map_bytes, live_heap_blocks, live_shared_bytes, live_locks, live_conds;
+    atomic_int last_gc_hint; /* the level of the last gc_hint call (-1: none yet) */
 } fake_platform;
 
 static inline bool fake_hook_fallible(fake_hook hook)
@@ -343,6 +345,16 @@ static bool fake_pressure_stall(void *user, double *some_avg10_pct)
     return FAKE_REAL(f, pressure_stall)(FAKE_REAL_USER(f), some_avg10_pct);
 }
 
+/* Counted, and the level kept; a real table without the hook still gets this one only when
+ * a test sets fake.hooks.gc_hint = fake_gc_hint itself. */
+static void fake_gc_hint(void *user, fl_pressure_level level)
+{
+    fake_platform *f = FAKE_SELF(user);
+    (void)fake_enter(f, FAKE_GC_HINT);
+    atomic_store(&f->last_gc_hint, (int)level);
+    if (f->real->gc_hint != NULL) FAKE_REAL(f, gc_hint)(FAKE_REAL_USER(f), level);
+}
+
 /* Wraps `real`: every hook it has is counted and can fail; the ones it lacks stay NULL.
  * Counters and triggers start at zero and disarmed. */
 static inline void fake_platform_init(fake_platform *f, const fl_platform_hooks *real)
@@ -362,6 +374,7 @@ static inline void fake_platform_init(fake_platform *f, const fl_platform_hooks 
     atomic_init(&f->live_shared_bytes, 0);
     atomic_init(&f->live_locks, 0);
     atomic_init(&f->live_conds, 0);
+    atomic_init(&f->last_gc_hint, -1);
 
     f->hooks.user = f;
 #define FAKE_WRAP(hook)                                                                         \
@@ -388,6 +401,7 @@ static inline void fake_platform_init(fake_platform *f, const fl_platform_hooks 
     FAKE_WRAP(physical_memory);
     FAKE_WRAP(now_ns);
     FAKE_WRAP(pressure_stall);
+    FAKE_WRAP(gc_hint);
 #undef FAKE_WRAP
 }
 

@@ -90,6 +90,7 @@ static void test_document(void)
     memory_snapshot after = snapshot(m);
     CHECK(snapshot_equal(&before, &after)); /* reading changed nothing */
     CHECK(strstr(s->text, "\"schema\": \"flight-memory/1\"") != NULL);
+    CHECK(strstr(s->text, "\"os_pressure\": null") != NULL); /* small_config: off */
     for (int t = 0; t < FL_MEMORY_TYPE_COUNT; t++) {
         char key[40];
         snprintf(key, sizeof key, "\"%s\": {\"present\"", fl_memory_type_str((fl_memory_type)t));

@@ -447,6 +447,10 @@ static void test_fake_counts_every_hook(void)
     CHECK(fli_now_ns(p) > 0);
     double pct = 0.0;
     (void)fli_pressure_stall(p, &pct);
+    /* POSIX has nobody to tell about gc hints: the fake's own hook stands in. */
+    f.hooks.gc_hint = fake_gc_hint;
+    fli_gc_hint(p, FL_PRESSURE_HIGH);
+    CHECK(atomic_load(&f.last_gc_hint) == (int)FL_PRESSURE_HIGH);
     CHECK(!fake_live_clean(&f));
 
     fli_shared_unmap(p, shared, 5000);

@@ -248,6 +248,11 @@ typedef struct fl_defrag_result {
  *   pressure stall information, /proc/pressure/memory "some avg10": a 10-second average);
  *   false when the platform has no such signal. A rising value warns before available
  *   memory runs out.
+ * - gc_hint(level) (added last, like pressure_stall): the interface asks the host to give
+ *   memory back - from fl_memory_gc_hint (level: the interface's current level) and after
+ *   a call that raised any level to High or Critical (level: the highest reached). It runs
+ *   outside the interface's lock and must not call back into the interface that called
+ *   it. NULL: nobody to tell. The Web table calls JavaScript's Module.flightMemoryGcHint.
  * - A table is used by pointer: it must outlive every object created with it.
  * ------------------------------------------------------------------------------------- */
 
@@ -275,6 +280,7 @@ typedef struct fl_platform_hooks {
     uint64_t (*physical_memory)(void *user);
     uint64_t (*now_ns)(void *user);
     bool (*pressure_stall)(void *user, double *some_avg10_pct);
+    void (*gc_hint)(void *user, fl_pressure_level level);
 } fl_platform_hooks;
 
 /* The table of the platform this library was built for. Never NULL. */
@@ -499,10 +505,8 @@ fl_status fl_allocator_rewind(fl_allocator *a, fl_marker m);
  * caller's block, which is not shared), the Shared type has capacity 0 whatever the
  * configuration says; fl_memory_trim never releases its pages (they belong to the object).
  *
- * Not yet provided (docs/platforms.md, "Not yet"): placing the Video and Audio regions
- * at addresses the platform gives (a console's VRAM and sound RAM). Their bookkeeping is
- * already outside them, but the regions themselves are still carved from backing_memory
- * or mapped from the platform like the others.
+ * Console memory: config.region_memory[type] places a region in a block the game owns
+ * (VRAM, sound RAM); the Video and Audio buddies keep their bookkeeping outside it.
  * ------------------------------------------------------------------------------------- */
 
 typedef struct fl_memory fl_memory;
@@ -593,6 +597,24 @@ typedef struct fl_memory_config {
      * disjoint ranges of `size` bytes. */
     fl_copy_fn relocate_copy;
     void *relocate_copy_user;
+
+    /* The operating system's memory pressure (docs/platforms.md, "OS pressure"): with
+     * os_pressure, every type's level (and the interface's) is the higher of its budget
+     * level and the OS level, which the platform's system_memory and pressure_stall give.
+     * The OS is sampled on slow paths only - fl_memory_poll_os_pressure, fl_memory_gc_hint,
+     * and at most every os_pressure_interval_ms milliseconds (0: 250) checked once per 64
+     * changes of used bytes - so fl_memory_get_pressure stays a read of cached levels.
+     * The profiles turn it on for HOST, DESKTOP and WEB, off for the consoles. */
+    bool os_pressure;
+    uint32_t os_pressure_interval_ms;
+
+    /* Optional, per type: memory the game owns that the type's region is placed in instead
+     * of platform pages or backing_memory - the Dreamcast's VRAM from pvr_mem_malloc, sound
+     * RAM, the PSP's eDRAM (docs/porting.md). At least capacity[t] bytes (System: minus the
+     * emergency reserve, which stays in ordinary memory), writable by the CPU, and kept by
+     * the game until fl_memory_destroy; never unmapped, trimmed or freed by the interface.
+     * Not for a type using the System strategy, nor for Shared. NULL: the usual memory. */
+    void *region_memory[FL_MEMORY_TYPE_COUNT];
 } fl_memory_config;
 
 /*
@@ -602,8 +624,10 @@ typedef struct fl_memory_config {
  * - DREAMCAST: 12 MiB of the 16 MiB main RAM split between the main-RAM types, 8 MiB video
  *   RAM, 2 MiB sound RAM, 512 KiB emergency reserve, 4 MiB largest allocation.
  * - PSP: 20 MiB of the 24 MiB user main RAM (audio in main RAM), 2 MiB video RAM.
- * - WEB: System grows on demand from the heap up to a 64 MiB cap; other regions fixed.
+ * - WEB: System grows on demand from the heap up to a 64 MiB cap; other regions fixed;
+ *   everything scaled down to fit 3/4 of a heap maximum below 137 MiB (docs/platforms.md).
  * - DESKTOP: fixed generous budgets, thread safe.
+ * HOST, DESKTOP and WEB turn os_pressure on; DREAMCAST and PSP leave it off.
  * FL_ERR_INVALID_PARAMETERS for out NULL or an unknown platform.
  */
 fl_status fl_memory_config_default(fl_platform platform, fl_memory_config *out);
@@ -772,12 +796,38 @@ fl_status fl_memory_unregister_pressure_callback(fl_memory *m, uint32_t id);
  * reads as level None with 0 bytes. */
 fl_status fl_memory_get_pressure(fl_memory *m, fl_memory_type t, fl_pressure_info *out);
 
+/*
+ * The operating system's side of pressure, as last sampled: its level (from the platform's
+ * available / total bytes and its pressure stall, docs/platforms.md "OS pressure") and the
+ * readings it came from. memory_known / stall_known say which readings the platform gave;
+ * sampled_ns is the platform clock at the sample (0: never sampled).
+ */
+typedef struct fl_os_pressure {
+    fl_pressure_level level;
+    bool memory_known, stall_known;
+    uint64_t available_bytes, total_bytes;
+    double stall_pct;
+    uint64_t sampled_ns;
+} fl_os_pressure;
+
+/* Samples the operating system's pressure now (whatever os_pressure_interval_ms says),
+ * updates every level from it, runs the callbacks of any rise (after the lock, as usual),
+ * and writes the sample to *out (which may be NULL). A few times a second at most: the
+ * platform reads /proc files or walks the Web heap. FL_ERR_NOT_SUPPORTED when the
+ * interface was created without os_pressure; FL_ERR_PLATFORM when the platform gave neither
+ * reading (the OS level then stays what it was). */
+fl_status fl_memory_poll_os_pressure(fl_memory *m, fl_os_pressure *out);
+/* The last OS sample (no new one): O(1). FL_ERR_NOT_SUPPORTED without os_pressure. */
+fl_status fl_memory_get_os_pressure(fl_memory *m, fl_os_pressure *out);
+
 /* Gives memory back to the platform: the whole pages inside free space of every region the
  * interface mapped (none for backing_memory), through the platform's release_pages. The
  * bytes handed back are added to *released (which may be NULL); pages already released and
  * still unused are counted again. Without a release_pages hook nothing is released. */
 fl_status fl_memory_trim(fl_memory *m, size_t *released);
-/* fl_memory_trim(m, NULL): the specification's gc_hint. */
+/* The specification's gc_hint: fl_memory_trim(m, NULL), then (with os_pressure) a fresh OS
+ * sample, then the platform's gc_hint hook with the interface's level (on the Web: the
+ * JavaScript host's Module.flightMemoryGcHint). */
 fl_status fl_memory_gc_hint(fl_memory *m);
 
 /*

@@ -260,6 +260,29 @@ fl_status fl_memory_dump_json(fl_memory *m, fl_json_write_fn write, void *user)
     put(j, ",\n  \"pressure\": ");
     put_pressure(j, &pressure);
 
+    /* The last OS sample (null without os_pressure): read, never taken here. */
+    put(j, ",\n  \"os_pressure\": ");
+    if (!m->os_enabled) {
+        put(j, "null");
+    } else {
+        fli_mem_lock(m);
+        fl_os_pressure os = m->os_sample;
+        fli_mem_unlock(m);
+        put(j, "{");
+        key(j, "level");
+        put_string(j, fl_pressure_level_str(os.level));
+        put(j, ", ");
+        key(j, "memory_known");
+        put(j, os.memory_known ? "true, " : "false, ");
+        key(j, "stall_known");
+        put(j, os.stall_known ? "true, " : "false, ");
+        field_u64(j, "os_available_bytes", os.available_bytes, false);
+        field_u64(j, "os_total_bytes", os.total_bytes, false);
+        field_double(j, "stall_pct", os.stall_pct, false);
+        field_u64(j, "sampled_ns", os.sampled_ns, true);
+        put(j, "}");
+    }
+
     /* Every type, present or not, so a reader finds all eight keys. */
     put(j, ",\n  \"types\": {");
     for (unsigned t = 0; t < (unsigned)FL_MEMORY_TYPE_COUNT; t++) {

@@ -19,6 +19,9 @@
  * promises that everything lives in the caller's block), it is left out: the Shared type
  * then has capacity 0, whatever the configuration asked.
  *
+ * A type with region_memory (VRAM, sound RAM the game got from its SDK) has its region in
+ * that block instead: no mapping, no share of backing memory, nothing to unmap or trim.
+ *
  * With backing memory nothing after this file's create calls the platform for memory: the
  * allocators get their buffers, and the interface's own lock is the only platform object
  * (thread_safe only).
@@ -62,10 +65,31 @@ static bool add_aligned(size_t *acc, size_t x)
     return add_checked(acc, rounded);
 }
 
+/* region_memory: the game's own block for a region (VRAM, sound RAM). It replaces the
+ * region's pages or its share of backing_memory; the heap strategy has no buffer to give,
+ * and Shared must be an OS shared-memory object. */
+static fl_status check_region_memory(const fl_memory_config *cfg)
+{
+    for (unsigned t = 0; t < FL_MEMORY_TYPE_COUNT; t++) {
+        if (cfg->region_memory[t] == NULL) continue;
+        const char *name = fl_memory_type_str((fl_memory_type)t);
+        fl_allocator_type s = cfg->strategy[t] == FL_ALLOCATOR_AUTO ? fli_default_strategy((fl_memory_type)t)
+                                                                    : cfg->strategy[t];
+        if (cfg->capacity[t] == 0)
+            return fli_fail(FL_ERR_INVALID_PARAMETERS, "region_memory of the %s type is set but its capacity is 0", name);
+        if (t == FL_MEMORY_SHARED || s == FL_ALLOCATOR_SYSTEM)
+            return fli_fail(FL_ERR_INVALID_PARAMETERS, "region_memory cannot serve the %s type: %s", name,
+                            t == FL_MEMORY_SHARED ? "it must be operating-system shared memory"
+                                                  : "its System strategy takes blocks from the platform heap");
+    }
+    return FL_OK;
+}
+
 /* `backed`: the layout is for backing memory (which leaves the Shared region out). */
 static fl_status make_plan(const fl_memory_config *cfg, bool backed, plan *p)
 {
     fl_status st = fli_check_config(cfg);
+    if (st == FL_OK) st = check_region_memory(cfg);
     if (st != FL_OK) return st;
     memset(p, 0, sizeof *p);
     bool shared_ok = !backed && fli_has_shared(fli_platform_or_default(cfg->platform));
@@ -121,9 +145,10 @@ static fl_status make_plan(const fl_memory_config *cfg, bool backed, plan *p)
     p->control_bytes = at;
     for (unsigned r = 0; r < FLI_REGION_COUNT && ok; r++) {
         p->region_offset[r] = at;
-        if (p->region_size[r] != 0) ok = add_aligned(&at, p->region_size[r]);
+        bool external = r < FL_MEMORY_TYPE_COUNT && cfg->region_memory[r] != NULL; /* not in backing memory */
+        if (p->region_size[r] != 0 && !external) ok = add_aligned(&at, p->region_size[r]);
         /* Room to start an external buddy's region on a page (create aligns it). */
-        if (p->external[r]) ok = ok && add_checked(&at, FL_ALIGN_PAGE - FLI_REGION_ALIGN);
+        if (p->external[r] && !external) ok = ok && add_checked(&at, FL_ALIGN_PAGE - FLI_REGION_ALIGN);
     }
     /* The caller's block may start anywhere: room to align it. */
     ok = ok && add_checked(&at, FLI_REGION_ALIGN - 1);
@@ -276,10 +301,19 @@ static fl_status region_setup(fl_memory *m, unsigned index, const plan *p, const
     /* Video memory holds textures and buffers: 256-byte units (FL_ALIGN_GPU) by default.
      * External buddies take their control buffer from the control part instead. */
     fl_status st;
-    if (p->external[index])
+    if (p->external[index]) {
+        /* The buddy's blocks are aligned as its managed base is: a game's block (region_memory)
+         * may start anywhere, so the buddy manages it from the first boundary of min(its
+         * smallest block, a page), leaving less than one smallest block unused. */
+        size_t unit = p->min_block[index] < FL_ALIGN_PAGE ? p->min_block[index] : FL_ALIGN_PAGE;
+        unsigned char *managed = (unsigned char *)fli_align_up_addr((uintptr_t)r->base, unit);
+        size_t skipped = (size_t)(managed - r->base);
+        if (skipped >= r->size)
+            return fli_fail(FL_ERR_INVALID_PARAMETERS, "the %s region's %zu bytes hold no %zu-byte aligned block",
+                            region_name(index), r->size, unit);
         st = create_allocator(m, r->strategy, region_name(index), control + p->buddy_offset[index],
-                              p->buddy_bytes[index], 0, 0, p->min_block[index], r->base, r->size, &r->a);
-    else
+                              p->buddy_bytes[index], 0, 0, p->min_block[index], managed, r->size - skipped, &r->a);
+    } else
         st = create_allocator(m, r->strategy, region_name(index), r->base, budget, 0, 0, p->min_block[index], NULL,
                               0, &r->a);
     if (st != FL_OK) {
@@ -386,6 +420,10 @@ fl_status fl_memory_create(const fl_memory_config *config, fl_memory **out)
         if (!p.present[i] || p.region_size[i] == 0) continue;
         fli_region *r = &m->regions[i];
         r->size = p.region_size[i];
+        if (i < FL_MEMORY_TYPE_COUNT && config->region_memory[i] != NULL) {
+            r->base = (unsigned char *)config->region_memory[i]; /* the game's: never unmapped */
+            continue;
+        }
         if (backing) {
             r->base = backing + p.region_offset[i];
             if (p.external[i]) r->base = (unsigned char *)fli_align_up_addr((uintptr_t)r->base, FL_ALIGN_PAGE);

@@ -8,7 +8,7 @@
  *   route.c     requests: routing, fallback, reserve, reallocate, deallocate, pointer queries
  *   track.c     exact liveness for linear and stack regions (two bitmaps), mark/rewind
  *   stats.c     statistics reads and fl_memory_validate
- *   pressure.c  levels, callbacks, get_pressure
+ *   pressure.c  levels, callbacks, get_pressure, the OS signal (os_pressure), gc_hint's hook
  *   registry.c  per-allocation records for tagged / relocatable allocations
  *   views.c     the allocator handles of fl_memory_get_allocator
  *   trim.c      fl_memory_trim / gc_hint
@@ -229,6 +229,13 @@ struct fl_memory {
     size_t pressure_total[FLI_LEVEL_COUNT]; /* capacity ordinary requests can use */
     fli_callback callbacks[FL_PRESSURE_CALLBACK_MAX];
     unsigned callback_count;
+    /* The OS pressure signal (pressure.c): each present level is max(budget level,
+     * os_sample.level). os_countdown counts changes of used bytes down to the next clock check
+     * (it stays huge without os_pressure); os_due_ns is when a sample is next due. */
+    bool os_enabled;
+    uint32_t os_countdown;
+    uint64_t os_interval_ns, os_due_ns;
+    fl_os_pressure os_sample;
     uint32_t next_callback_id;
 
     fli_view views[FL_ALLOCATOR_TYPE_COUNT];
@@ -360,6 +367,11 @@ size_t fli_region_fragmented(const fli_region *r);
 /* pressure.c */
 void fli_pressure_setup(fl_memory *m, const fl_memory_config *cfg);
 void fli_pressure_recompute(fl_memory *m, unsigned index, fli_pending *pending);
+/* Every FLI_OS_CHECK_EVERY changes of used bytes: samples the OS if its interval passed. */
+#define FLI_OS_CHECK_EVERY 64u
+void fli_pressure_os_tick(fl_memory *m, fli_pending *pending);
+/* fl_memory_gc_hint's part: a fresh OS sample (with os_pressure), then the platform's hook. */
+void fli_pressure_gc_hint(fl_memory *m);
 /* After a type's used bytes changed: its level and the whole interface's, two compares each
  * while they stay inside their bands. */
 static inline void fli_pressure_update(fl_memory *m, fl_memory_type type, fli_pending *pending)
@@ -369,6 +381,7 @@ static inline void fli_pressure_update(fl_memory *m, fl_memory_type type, fli_pe
     used = m->total_used - m->reserve_used;
     if (FLI_UNLIKELY(used < m->band_lo[FL_MEMORY_TYPE_COUNT] || used > m->band_hi[FL_MEMORY_TYPE_COUNT]))
         fli_pressure_recompute(m, FL_MEMORY_TYPE_COUNT, pending);
+    if (FLI_UNLIKELY(--m->os_countdown == 0)) fli_pressure_os_tick(m, pending);
 }
 void fli_pressure_raise(fl_memory *m, fl_memory_type type, fli_pending *pending);
 void fli_pressure_dispatch(fl_memory *m, fli_pending *pending);

@@ -15,6 +15,29 @@
  * raises its types to Critical first (fli_pressure_raise): the callbacks above the current
  * level run, and the next call that changes the type recomputes its real level.
  *
+ * The OS signal (config os_pressure; docs/platforms.md "OS pressure"). The platform's
+ * system_memory (available / total bytes: the machine, its cgroup, or the Web heap against
+ * its maximum) and pressure_stall (Linux PSI "some avg10") give one OS level, the higher of
+ *     available <= 20 % of total: Low, <= 10 %: Medium, <= 5 %: High, <= 2 %: Critical
+ *     stall >= 5 %: Low, >= 10 %: Medium, >= 20 %: High, >= 40 %: Critical
+ * and each present level (every type with a region, and the interface) is
+ * max(budget level, OS level). Bands stay those of the budget level: between samples a
+ * change of used bytes still costs two compares, and the OS part of a level changes only
+ * when a sample does. Sampling reads /proc files or walks the Web heap, so it happens on
+ * slow paths only: fl_memory_poll_os_pressure, fl_memory_gc_hint, and an automatic check
+ * every FLI_OS_CHECK_EVERY changes of used bytes (a countdown in fli_pressure_update) that
+ * reads the clock and samples when os_pressure_interval_ms has passed since the last
+ * sample (a platform without a clock samples at every check). The first change of used
+ * bytes after create samples at once. A level raised to Critical by a failing request
+ * keeps reading Critical until its used bytes change, whatever the OS says meanwhile. A
+ * sample that changes the OS level updates every present level and queues the rises like
+ * any other; a sample for which the platform gives neither reading leaves the OS level as
+ * it was.
+ *
+ * The platform's gc_hint hook (the Web: JavaScript's Module.flightMemoryGcHint) is called
+ * after dispatch when any level of that call rose to High or Critical, once, with the
+ * highest level reached, and by fl_memory_gc_hint.
+ *
  * Callbacks live in a fixed table of FL_PRESSURE_CALLBACK_MAX slots. Dispatch reads each
  * slot under the lock and calls it without, so a callback may allocate, free, register
  * and unregister; a callback unregistered by another thread while dispatch holds its copy
@@ -62,7 +85,17 @@ static inline fl_pressure_level level_of(const fl_memory *m, unsigned index)
     return FL_PRESSURE_NONE;
 }
 
-fl_pressure_level fli_pressure_level_now(const fl_memory *m, unsigned index) { return level_of(m, index); }
+/* A present level is never below the OS level; a type without a region stays None. */
+static inline fl_pressure_level effective(const fl_memory *m, unsigned index, fl_pressure_level budget)
+{
+    if (m->pressure_total[index] == 0) return FL_PRESSURE_NONE;
+    return m->os_sample.level > budget ? m->os_sample.level : budget;
+}
+
+fl_pressure_level fli_pressure_level_now(const fl_memory *m, unsigned index)
+{
+    return effective(m, index, level_of(m, index));
+}
 
 void fli_pressure_info(const fl_memory *m, unsigned index, fl_pressure_info *out)
 {
@@ -108,15 +141,24 @@ void fli_pressure_setup(fl_memory *m, const fl_memory_config *cfg)
     }
     m->pressure_total[FL_MEMORY_TYPE_COUNT] = sum;
     thresholds_from(&cfg->total_pressure, sum, m->threshold[FL_MEMORY_TYPE_COUNT]);
+    m->os_enabled = cfg->os_pressure;
+    uint32_t ms = cfg->os_pressure_interval_ms != 0 ? cfg->os_pressure_interval_ms : 250u;
+    m->os_interval_ns = (uint64_t)ms * 1000000u;
+    m->os_due_ns = 0; /* the first check samples */
+    m->os_countdown = m->os_enabled ? 1u : UINT32_MAX;
+    memset(&m->os_sample, 0, sizeof m->os_sample);
     for (unsigned i = 0; i < FLI_LEVEL_COUNT; i++) {
-        m->level[i] = level_of(m, i);
-        set_band(m, i, m->level[i]);
+        fl_pressure_level budget = level_of(m, i);
+        m->level[i] = effective(m, i, budget);
+        set_band(m, i, budget);
     }
 }
 
 static void queue(fl_memory *m, unsigned index, fl_pressure_level from, fli_pending *pending)
 {
-    if (m->callback_count == 0 || pending->count >= sizeof pending->events / sizeof pending->events[0]) return;
+    if ((m->callback_count == 0 && m->os.hooks->gc_hint == NULL) ||
+        pending->count >= sizeof pending->events / sizeof pending->events[0])
+        return;
     fli_event *e = &pending->events[pending->count++];
     e->from = from;
     fli_pressure_info(m, index, &e->info);
@@ -124,10 +166,91 @@ static void queue(fl_memory *m, unsigned index, fl_pressure_level from, fli_pend
 
 void fli_pressure_recompute(fl_memory *m, unsigned index, fli_pending *pending)
 {
-    fl_pressure_level now = level_of(m, index), before = m->level[index];
+    fl_pressure_level budget = level_of(m, index), before = m->level[index];
+    fl_pressure_level now = effective(m, index, budget);
     m->level[index] = now;
-    set_band(m, index, now);
+    set_band(m, index, budget);
     if (now > before) queue(m, index, before, pending);
+}
+
+/* ---- the OS signal ------------------------------------------------------------------------- */
+
+static const unsigned os_available_pct[4] = {20, 10, 5, 2}; /* Low, Medium, High, Critical */
+static const double os_stall_pct[4] = {5.0, 10.0, 20.0, 40.0};
+
+static fl_pressure_level os_level_of(const fl_os_pressure *s)
+{
+    unsigned level = 0;
+    for (unsigned i = 4; i-- > 0 && s->memory_known;) {
+        /* total * pct / 100 without overflowing 64 bits */
+        uint64_t t = s->total_bytes / 100u * os_available_pct[i] + s->total_bytes % 100u * os_available_pct[i] / 100u;
+        if (s->available_bytes <= t) {
+            level = i + 1;
+            break;
+        }
+    }
+    for (unsigned i = 4; i-- > 0 && s->stall_known;) {
+        if (s->stall_pct >= os_stall_pct[i]) {
+            if (i + 1 > level) level = i + 1;
+            break;
+        }
+    }
+    return (fl_pressure_level)level;
+}
+
+/* Takes a sample at platform time `now` and applies it; false when the platform gave
+ * neither reading (nothing changes but the due time, so a refusing hook is asked again
+ * only an interval later). */
+static bool os_sample(fl_memory *m, uint64_t now, fli_pending *pending)
+{
+    const fl_platform_hooks *p = m->os.hooks;
+    fl_os_pressure s;
+    memset(&s, 0, sizeof s);
+    s.memory_known = fli_system_memory(p, &s.available_bytes, &s.total_bytes) && s.total_bytes != 0;
+    if (!s.memory_known) s.available_bytes = s.total_bytes = 0;
+    if (s.available_bytes > s.total_bytes) s.available_bytes = s.total_bytes;
+    s.stall_known = fli_pressure_stall(p, &s.stall_pct);
+    if (!s.stall_known || !(s.stall_pct >= 0.0)) s.stall_pct = 0.0; /* NaN too */
+    if (s.stall_pct > 100.0) s.stall_pct = 100.0;
+    m->os_due_ns = now > UINT64_MAX - m->os_interval_ns ? UINT64_MAX : now + m->os_interval_ns;
+    if (!s.memory_known && !s.stall_known) return false;
+    s.sampled_ns = now;
+    s.level = os_level_of(&s);
+    fl_pressure_level old = m->os_sample.level;
+    m->os_sample = s;
+    if (s.level == old) return true;
+    for (unsigned i = 0; i < FLI_LEVEL_COUNT; i++) {
+        /* An empty band: raised to Critical by a failing request, left so until its used
+         * bytes change (the public contract). */
+        if (m->band_lo[i] > m->band_hi[i]) continue;
+        fl_pressure_level before = m->level[i], now_level = effective(m, i, level_of(m, i));
+        m->level[i] = now_level;
+        if (now_level > before) queue(m, i, before, pending);
+    }
+    return true;
+}
+
+void fli_pressure_os_tick(fl_memory *m, fli_pending *pending)
+{
+    if (!m->os_enabled) {
+        m->os_countdown = UINT32_MAX;
+        return;
+    }
+    m->os_countdown = FLI_OS_CHECK_EVERY;
+    uint64_t now = fli_now_ns(m->os.hooks);
+    if (now >= m->os_due_ns || m->os.hooks->now_ns == NULL) (void)os_sample(m, now, pending);
+}
+
+void fli_pressure_gc_hint(fl_memory *m)
+{
+    fli_pending pending;
+    pending.count = 0;
+    fli_mem_lock(m);
+    if (m->os_enabled) (void)os_sample(m, fli_now_ns(m->os.hooks), &pending);
+    fl_pressure_level level = m->level[FL_MEMORY_TYPE_COUNT];
+    fli_mem_unlock(m);
+    if (pending.count) fli_pressure_dispatch(m, &pending);
+    fli_gc_hint(m->os.hooks, level);
 }
 
 void fli_pressure_raise(fl_memory *m, fl_memory_type type, fli_pending *pending)
@@ -152,6 +275,15 @@ void fli_pressure_dispatch(fl_memory *m, fli_pending *pending)
             if (cb.id != 0 && ev->from < cb.level && cb.level <= ev->info.level) cb.fn(ev->info.level, &ev->info, cb.user);
         }
     }
+    /* The host hears of a rise to High or to Critical once per call, after the callbacks
+     * (which may already have freed what they could). */
+    fl_pressure_level highest = FL_PRESSURE_NONE;
+    for (unsigned e = 0; e < pending->count; e++) {
+        const fli_event *ev = &pending->events[e];
+        if (ev->info.level >= FL_PRESSURE_HIGH && ev->info.level > ev->from && ev->info.level > highest)
+            highest = ev->info.level;
+    }
+    if (highest != FL_PRESSURE_NONE) fli_gc_hint(m->os.hooks, highest);
     pending->count = 0;
 }
 
@@ -223,6 +355,45 @@ fl_status fl_memory_get_pressure(fl_memory *m, fl_memory_type t, fl_pressure_inf
                         (int)t);
     fli_mem_lock(m);
     fli_pressure_info(m, (unsigned)t, out);
+    fli_mem_unlock(m);
+    return FL_OK;
+}
+
+fl_status fl_memory_poll_os_pressure(fl_memory *m, fl_os_pressure *out)
+{
+    if (m == NULL) return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_memory_poll_os_pressure: the memory interface is NULL");
+    if (!m->os_enabled)
+        return fli_fail(FL_ERR_NOT_SUPPORTED, "this memory interface was created without os_pressure (profile %s)",
+                        fl_platform_str(m->profile));
+    fli_pending pending;
+    pending.count = 0;
+    fli_mem_lock(m);
+    bool ok = os_sample(m, fli_now_ns(m->os.hooks), &pending);
+    fl_os_pressure copy = m->os_sample;
+    fli_mem_unlock(m);
+    if (pending.count) fli_pressure_dispatch(m, &pending);
+    if (!ok) {
+        const fl_platform_hooks *p = m->os.hooks;
+        return fli_fail(FL_ERR_PLATFORM,
+                        "the platform gave no OS pressure reading (system_memory %s, pressure_stall %s); the OS level "
+                        "stays %s",
+                        p->system_memory ? "refused" : "absent", p->pressure_stall ? "refused" : "absent",
+                        fl_pressure_level_str(copy.level));
+    }
+    if (out) *out = copy;
+    return FL_OK;
+}
+
+fl_status fl_memory_get_os_pressure(fl_memory *m, fl_os_pressure *out)
+{
+    if (m == NULL || out == NULL)
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_memory_get_os_pressure: %s is NULL",
+                        m ? "out" : "the memory interface");
+    if (!m->os_enabled)
+        return fli_fail(FL_ERR_NOT_SUPPORTED, "this memory interface was created without os_pressure (profile %s)",
+                        fl_platform_str(m->profile));
+    fli_mem_lock(m);
+    *out = m->os_sample;
     fli_mem_unlock(m);
     return FL_OK;
 }

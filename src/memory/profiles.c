@@ -108,6 +108,21 @@ static void psp(fl_memory_config *c)
     console_memories(c, true);
 }
 
+/* x * num / den for x, num <= den: no overflow where x * num would (den > 0). */
+static size_t scale_by(size_t x, uint64_t num, uint64_t den)
+{
+    return (size_t)((uint64_t)x / den * num + (uint64_t)x % den * num / den);
+}
+
+/* The WEB figures below are for a heap of at least WEB_FULL_HEAP bytes; the budget is at
+ * most three quarters of the heap's maximum (static data, the stack and JavaScript-side
+ * mallocs live in the same linear memory), so a smaller MAXIMUM_MEMORY (or a fixed
+ * INITIAL_MEMORY without growth) scales every figure down by heap max / WEB_FULL_HEAP,
+ * each rounded down to a 64 KiB wasm page (at least one). */
+#define WEB_FULL_BUDGET ((uint64_t)103 * MIB) /* the sum of the capacities below */
+#define WEB_FULL_HEAP (WEB_FULL_BUDGET * 4u / 3u)
+#define WEB_GRAIN ((size_t)64 * KIB)
+
 static void web(fl_memory_config *c)
 {
     /* The System type takes heap blocks on demand (wasm memory grows) up to its cap. */
@@ -126,6 +141,23 @@ static void web(fl_memory_config *c)
     c->total_pressure.medium = 24 * MIB;
     c->total_pressure.high = 8 * MIB;
     c->total_pressure.critical = 2 * MIB;
+    /* The heap's maximum: Emscripten's physical_memory (0 elsewhere when unknown; on other
+     * platforms the machine's RAM, which only a tiny machine makes matter). */
+    uint64_t heap_max = fli_physical_memory(fl_platform_default());
+    if (heap_max == 0 || heap_max >= WEB_FULL_HEAP) return;
+    size_t *sizes[] = {&c->capacity[FL_MEMORY_SYSTEM],  &c->capacity[FL_MEMORY_POOL],
+                       &c->capacity[FL_MEMORY_TEMPORARY], &c->capacity[FL_MEMORY_STACK],
+                       &c->capacity[FL_MEMORY_NETWORK], &c->capacity[FL_MEMORY_VIDEO],
+                       &c->capacity[FL_MEMORY_AUDIO],   &c->emergency_reserve,
+                       &c->max_allocation,              &c->total_pressure.low,
+                       &c->total_pressure.medium,       &c->total_pressure.high,
+                       &c->total_pressure.critical};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t v = scale_by(*sizes[i], heap_max, WEB_FULL_HEAP) & ~(WEB_GRAIN - 1);
+        *sizes[i] = v != 0 ? v : WEB_GRAIN;
+    }
+    /* The reserve must stay below the System capacity (both at least one grain). */
+    if (c->emergency_reserve >= c->capacity[FL_MEMORY_SYSTEM]) c->capacity[FL_MEMORY_SYSTEM] += WEB_GRAIN;
 }
 
 /* Budgets as fractions of the System capacity s (HOST and DESKTOP). */
@@ -146,6 +178,7 @@ static void scaled_host(fl_memory_config *c, size_t s)
      * 32 MiB; see docs/platforms.md for why it stays small). */
     if (fli_has_shared(fl_platform_default())) c->capacity[FL_MEMORY_SHARED] = s / 128;
     c->thread_safe = true;
+    c->os_pressure = true; /* the machine is shared with other programs */
 }
 
 static void desktop(fl_memory_config *c)
@@ -175,7 +208,11 @@ fl_status fl_memory_config_default(fl_platform platform, fl_memory_config *out)
     case FL_PLATFORM_HOST: base_profile(platform, out); host(out); return FL_OK;
     case FL_PLATFORM_DREAMCAST: base_profile(platform, out); dreamcast(out); return FL_OK;
     case FL_PLATFORM_PSP: base_profile(platform, out); psp(out); return FL_OK;
-    case FL_PLATFORM_WEB: base_profile(platform, out); web(out); return FL_OK;
+    case FL_PLATFORM_WEB:
+        base_profile(platform, out);
+        web(out);
+        out->os_pressure = true; /* the heap against its maximum */
+        return FL_OK;
     case FL_PLATFORM_DESKTOP: base_profile(platform, out); desktop(out); return FL_OK;
     }
     return fli_fail(FL_ERR_INVALID_PARAMETERS, "platform %d is not a known profile", (int)platform);

@@ -1,6 +1,8 @@
 /*
  * fl_memory_trim / fl_memory_gc_hint: giving the physical memory of free pages back to the
- * platform (release_pages keeps the range mapped; later reads see zeroes).
+ * platform (release_pages keeps the range mapped; later reads see zeroes). gc_hint then
+ * takes a fresh OS pressure sample and calls the platform's gc_hint hook (pressure.c).
+ * Regions in the game's region_memory have no mapping of ours and are never trimmed.
  *
  * Only regions the interface mapped itself are trimmed: backing memory belongs to the
  * caller, and a heap region's blocks belong to the platform. The Shared region is not
@@ -57,4 +59,9 @@ fl_status fl_memory_trim(fl_memory *m, size_t *released)
     return FL_OK;
 }
 
-fl_status fl_memory_gc_hint(fl_memory *m) { return fl_memory_trim(m, NULL); }
+fl_status fl_memory_gc_hint(fl_memory *m)
+{
+    fl_status st = fl_memory_trim(m, NULL);
+    if (st == FL_OK) fli_pressure_gc_hint(m);
+    return st;
+}

@@ -34,6 +34,12 @@
  *   blocks are freed - pressure rises as growth approaches MAXIMUM_MEMORY. mallinfo walks
  *   dlmalloc's chunks (O(chunks), under malloc's lock): it is meant for a pressure poll,
  *   not for every allocation. A program linked with -sMALLOC=none has no mallinfo.
+ * - gc_hint(level): calls Module.flightMemoryGcHint(level) in JavaScript when the host
+ *   set one (level 0..4: None..Critical), on the main browser thread: directly when called
+ *   there, else queued to it without waiting (a worker must not block on a main thread
+ *   that may itself be waiting for the interface's lock). The host's answer - dropping
+ *   caches, unloading assets, telling the user - cannot shrink the linear memory, but
+ *   whatever it frees inside the instance is reused by malloc.
  * - time: emscripten_get_now() (performance.now(), milliseconds as a double, monotonic and
  *   the same clock in every worker) in nanoseconds.
  */
@@ -49,6 +55,7 @@
 #include <unistd.h>
 
 #if defined(__EMSCRIPTEN_PTHREADS__)
+#include <emscripten/threading.h>
 #include <pthread.h>
 #include <time.h>
 #endif
@@ -203,6 +210,36 @@ static uint64_t web_now_ns(void *user)
     return (uint64_t)(emscripten_get_now() * 1e6);
 }
 
+/* ---- the JavaScript host ------------------------------------------------------------------ */
+
+/* Quoted property names survive closure's renaming. */
+EM_JS(void, web_gc_hint_js, (int level), {
+    if (typeof Module !== 'undefined' && typeof Module['flightMemoryGcHint'] === 'function')
+        Module['flightMemoryGcHint'](level);
+}) /* EM_JS ends its own definition: a ';' here would be an empty declaration */
+
+#if defined(__EMSCRIPTEN_PTHREADS__)
+static void web_gc_hint_main(int level) { web_gc_hint_js(level); }
+#endif
+
+static void web_gc_hint(void *user, fl_pressure_level level)
+{
+    (void)user;
+#if defined(__EMSCRIPTEN_PTHREADS__)
+    if (!emscripten_is_main_runtime_thread()) {
+        /* The proxying call takes the function as a void *; C has no such conversion, so
+         * the pointer's bytes are copied (wasm32 function pointers are table indices). */
+        void (*fn)(int) = web_gc_hint_main;
+        void *as_pointer;
+        _Static_assert(sizeof fn == sizeof as_pointer, "function and object pointers differ in size");
+        memcpy(&as_pointer, &fn, sizeof as_pointer);
+        emscripten_async_run_in_main_runtime_thread_(EM_FUNC_SIG_VI, as_pointer, (int)level);
+        return;
+    }
+#endif
+    web_gc_hint_js((int)level);
+}
+
 /* ---- the table -------------------------------------------------------------------------- */
 
 static const fl_platform_hooks web_hooks = {
@@ -227,6 +264,7 @@ static const fl_platform_hooks web_hooks = {
     .physical_memory = web_physical_memory,
     .now_ns = web_now_ns,
     .pressure_stall = NULL,
+    .gc_hint = web_gc_hint,
 };
 
 const fl_platform_hooks *fl_platform_default(void) { return &web_hooks; }

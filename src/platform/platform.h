@@ -23,6 +23,7 @@
  *   fli_physical_memory          0                        bytes, 0 when unknown
  *   fli_now_ns                   0                        monotonic nanoseconds
  *   fli_pressure_stall           false                    the hook
+ *   fli_gc_hint                  nothing                  tells the host
  *
  * Preconditions are the contract's (sizes non-zero page multiples for pages, heap
  * alignment a power of two >= sizeof(void *), lock/cond storage from the types below).
@@ -210,6 +211,12 @@ static inline uint64_t fli_now_ns(const fl_platform_hooks *p)
 static inline bool fli_pressure_stall(const fl_platform_hooks *p, double *some_avg10_pct)
 {
     return p->pressure_stall != NULL && p->pressure_stall(p->user, some_avg10_pct);
+}
+
+/* Tells the host the interface wants memory back (outside any lock of the interface). */
+static inline void fli_gc_hint(const fl_platform_hooks *p, fl_pressure_level level)
+{
+    if (p->gc_hint != NULL) p->gc_hint(p->user, level);
 }
 
 #endif /* FLI_PLATFORM_H */

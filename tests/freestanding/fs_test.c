@@ -5,7 +5,9 @@
  * carries a byte pattern checked before it is freed, validate() and the statistics
  * identities are checked every few hundred operations, and bad frees must be refused.
  * The platform-backed paths must fail cleanly: there are no pages, heap or locks here
- * (the freestanding table has a page size and nothing else).
+ * (the freestanding table has a page size and nothing else). The memory interface runs
+ * the way a console port sets it up (docs/porting.md): backing memory for main RAM and
+ * region_memory blocks for VRAM and sound RAM.
  */
 #include "fs.h"
 
@@ -206,6 +208,87 @@ static void platform_paths_fail_cleanly(void)
     EXPECT(fl_allocator_create(&cfg, &a) == FL_ERR_PLATFORM && a == 0);
 }
 
+/* ---- the memory interface as a console port uses it ------------------------------------- */
+
+/* A Dreamcast-shaped interface in miniature: main-RAM types carved from a backing block,
+ * Video and Audio in blocks of their own standing in for VRAM (pvr_mem_malloc) and sound
+ * RAM - docs/porting.md's recipe, with no platform hook called at all. */
+static _Alignas(64) unsigned char console_main_ram[160u * 1024u];
+static _Alignas(64) unsigned char console_vram[64u * 1024u];
+static _Alignas(64) unsigned char console_sound_ram[32u * 1024u];
+
+static int within(const void *p, const unsigned char *block, size_t size)
+{
+    return (uintptr_t)p >= (uintptr_t)block && (uintptr_t)p < (uintptr_t)block + size;
+}
+
+static void console_interface(void)
+{
+    fl_memory_config c;
+    EXPECT(fl_memory_config_default(FL_PLATFORM_DREAMCAST, &c) == FL_OK);
+    EXPECT(!c.os_pressure && !c.thread_safe);
+    for (unsigned t = 0; t < FL_MEMORY_TYPE_COUNT; t++) c.capacity[t] = 0;
+    c.capacity[FL_MEMORY_SYSTEM] = 40u * 1024u;
+    c.capacity[FL_MEMORY_POOL] = 16u * 1024u;
+    c.capacity[FL_MEMORY_TEMPORARY] = 16u * 1024u;
+    c.capacity[FL_MEMORY_STACK] = 8u * 1024u;
+    c.capacity[FL_MEMORY_NETWORK] = 8u * 1024u;
+    c.capacity[FL_MEMORY_VIDEO] = sizeof console_vram;
+    c.capacity[FL_MEMORY_AUDIO] = sizeof console_sound_ram;
+    for (unsigned i = 0; i < FL_POOL_CLASS_MAX; i++) c.pool_classes[i] = i < 4 ? (size_t)16 << i : 0; /* 16..128 */
+    c.emergency_reserve = 4u * 1024u;
+    c.max_allocation = 0;
+    c.total_pressure.low = c.total_pressure.medium = c.total_pressure.high = c.total_pressure.critical = 0;
+    c.region_memory[FL_MEMORY_VIDEO] = console_vram;
+    c.region_memory[FL_MEMORY_AUDIO] = console_sound_ram;
+    size_t need = 0;
+    EXPECT(fl_memory_backing_size(&c, &need) == FL_OK && need <= sizeof console_main_ram);
+    c.backing_memory = console_main_ram;
+    c.backing_size = need;
+    fl_memory *m = 0;
+    EXPECT(fl_memory_create(&c, &m) == FL_OK && m != 0);
+
+    fl_allocation texture, voice, object, frame;
+    EXPECT(fl_memory_allocate_typed(m, 8192, FL_MEMORY_VIDEO, FL_ALIGN_GPU, 0, &texture) == FL_OK);
+    EXPECT(within(texture.ptr, console_vram, sizeof console_vram) && ((uintptr_t)texture.ptr & (FL_ALIGN_GPU - 1)) == 0);
+    EXPECT(fl_memory_allocate_typed(m, 4096, FL_MEMORY_AUDIO, 32, 0, &voice) == FL_OK);
+    EXPECT(within(voice.ptr, console_sound_ram, sizeof console_sound_ram));
+    EXPECT(fl_memory_allocate_typed(m, 48, FL_MEMORY_SYSTEM, 0, 0, &object) == FL_OK);
+    EXPECT(within(object.ptr, console_main_ram, sizeof console_main_ram));
+    fl_marker mark = fl_memory_mark(m, FL_MEMORY_TEMPORARY);
+    EXPECT(fl_memory_allocate_typed(m, 1000, FL_MEMORY_TEMPORARY, 0, 0, &frame) == FL_OK);
+    EXPECT(fl_memory_rewind(m, FL_MEMORY_TEMPORARY, mark) == FL_OK);
+
+    /* Video is full past its 64 KiB: a console does not fall back into main RAM. */
+    fl_allocation big;
+    EXPECT(fl_memory_allocate_typed(m, sizeof console_vram, FL_MEMORY_VIDEO, 0, 0, &big) == FL_ERR_OUT_OF_MEMORY);
+    fl_pressure_info info;
+    EXPECT(fl_memory_get_pressure(m, FL_MEMORY_VIDEO, &info) == FL_OK && info.total_bytes <= sizeof console_vram);
+    /* No OS here: the OS signal is off, and gc_hint has nobody to tell. */
+    EXPECT(fl_memory_poll_os_pressure(m, 0) == FL_ERR_NOT_SUPPORTED);
+    EXPECT(fl_memory_gc_hint(m) == FL_OK);
+
+    EXPECT(fl_memory_deallocate(m, texture.ptr) == FL_OK);
+    EXPECT(fl_memory_deallocate(m, voice.ptr) == FL_OK);
+    EXPECT(fl_memory_deallocate(m, object.ptr) == FL_OK);
+    EXPECT(fl_memory_deallocate(m, object.ptr) != FL_OK); /* twice: refused */
+    EXPECT(fl_memory_validate(m) == FL_OK);
+    fl_memory_stats st;
+    EXPECT(fl_memory_get_stats(m, &st) == FL_OK && st.used_bytes == 0);
+    fl_memory_destroy(m);
+
+    /* With os_pressure asked of a platform without readings: refused, not invented (the
+     * host's default table has them). */
+    c.os_pressure = 1;
+    EXPECT(fl_memory_create(&c, &m) == FL_OK);
+#if defined(FLI_FREESTANDING)
+    EXPECT(fl_memory_poll_os_pressure(m, 0) == FL_ERR_PLATFORM);
+#else
+    EXPECT(fl_memory_poll_os_pressure(m, 0) == FL_OK);
+#endif
+    fl_memory_destroy(m);
+}
+
 static void run(const char *name, void (*check)(void))
 {
     int before = failures;
@@ -233,6 +316,7 @@ int fs_main(void)
     run("pool", pool_run);
     run("buddy", buddy_run);
     run("freelist", freelist_run);
+    run("memory interface, console layout", console_interface);
 #if defined(FLI_FREESTANDING)
     run("platform paths fail cleanly", platform_paths_fail_cleanly);
 #else
