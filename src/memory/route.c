@@ -189,12 +189,17 @@ static fl_status serve_general(fli_region *r, size_t size, size_t align, served 
 HOT fl_status serve(fli_region *r, size_t size, size_t align, served *s)
 {
     s->r = r;
+    fl_status st;
     switch (r->strategy) {
-    case FL_ALLOCATOR_POOL: return serve_pool(r, size, align, s);
+    case FL_ALLOCATOR_POOL: st = serve_pool(r, size, align, s); break;
     case FL_ALLOCATOR_LINEAR:
-    case FL_ALLOCATOR_STACK: return serve_tracked(r, size, align, s);
-    default: return serve_general(r, size, align, s);
+    case FL_ALLOCATOR_STACK: st = serve_tracked(r, size, align, s); break;
+    default: st = serve_general(r, size, align, s); break;
     }
+    /* Memory checkers (core/poison.h): the allocator opened the bytes asked of it; the
+     * interface promises every usable byte. */
+    if (FLI_LIKELY(st == FL_OK)) FLI_UNPOISON(s->ptr, s->usable);
+    return st;
 }
 
 /* Tries the route in order, then the reserve. FL_OK, FL_ERR_OUT_OF_MEMORY (some region
