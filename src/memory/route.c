@@ -34,6 +34,8 @@ typedef struct fli_req {
     const char *tag;
     fl_relocate_fn on_relocate;
     void *relocate_user;
+    const char *file; /* call site (fl_memory_allocate_request_at), or NULL */
+    unsigned line;
 } fli_req;
 
 typedef struct route_plan {
@@ -245,15 +247,23 @@ static fl_status route(fl_memory *m, const fli_req *q, served *s) { return route
 
 static fl_status route_planned(fl_memory *m, const fli_req *q, served *s)
 {
+    /* Debug guards (debug.c): the region serves the request plus its guard bytes. */
+    bool debug = FLI_DEBUG_ON(m);
+    fli_req guarded;
+    if (debug) {
+        guarded = *q;
+        guarded.size += m->guard; /* the size was checked to stay FL_ALIGN_MAX below SIZE_MAX */
+    }
+    const fli_req *tq = debug ? &guarded : q;
     route_plan plan;
-    plan_route(m, q, &plan); /* reads only what create fixed: no lock needed */
+    plan_route(m, tq, &plan); /* reads only what create fixed: no lock needed */
     bool needs_record = q->tag != NULL || (q->flags & FL_FLAG_RELOCATABLE);
     fli_pending pending;
     pending.count = 0;
 
     fli_mem_lock(m);
     bool table_full = needs_record && m->record_count >= m->record_max;
-    fl_status st = table_full ? FL_ERR_OUT_OF_MEMORY : try_route(m, q, &plan, s);
+    fl_status st = table_full ? FL_ERR_OUT_OF_MEMORY : try_route(m, tq, &plan, s);
     if (FLI_UNLIKELY(st == FL_ERR_OUT_OF_MEMORY) && m->callback_count != 0) {
         /* Let the callbacks free memory, then try once more. */
         raise_route(m, &plan, &pending);
@@ -262,7 +272,7 @@ static fl_status route_planned(fl_memory *m, const fli_req *q, served *s)
         pending.count = 0;
         fli_mem_lock(m);
         table_full = needs_record && m->record_count >= m->record_max;
-        st = table_full ? FL_ERR_OUT_OF_MEMORY : try_route(m, q, &plan, s);
+        st = table_full ? FL_ERR_OUT_OF_MEMORY : try_route(m, tq, &plan, s);
     }
     if (FLI_LIKELY(st == FL_OK)) {
         account_allocation(m, s, q->size, &pending);
@@ -277,6 +287,12 @@ static fl_status route_planned(fl_memory *m, const fli_req *q, served *s)
             rec->flags = q->flags;
             rec->type = s->r->type;
             rec->allocator = s->r->strategy;
+            rec->file = q->file;
+            rec->line = q->line;
+        }
+        if (debug) {
+            fli_debug_fresh(m, s->r, s->ptr, q->size, s->usable, q->flags, needs_record);
+            if (!needs_record && q->file) fli_debug_set_site(m, s->ptr, q->file, q->line);
         }
     } else if (st == FL_ERR_OUT_OF_MEMORY) {
         fl_memory_type counted = plan.count ? m->regions[plan.region[0]].type : q->type;
@@ -296,7 +312,7 @@ static fl_status route_planned(fl_memory *m, const fli_req *q, served *s)
         return fli_fail(st, "no %s memory for %zu bytes aligned to %zu%s", fl_memory_type_str(q->type), q->size,
                         q->align, q->fallback ? " (fallback chain tried)" : "");
     }
-    if (q->flags & FL_FLAG_ZERO) memset(s->ptr, 0, s->usable);
+    if ((q->flags & FL_FLAG_ZERO) && !debug) memset(s->ptr, 0, s->usable); /* debug: done by fli_debug_fresh */
     return FL_OK;
 }
 
@@ -346,11 +362,23 @@ static inline bool plain_request_ok(const fl_memory *m, size_t size, size_t alig
            (m->max_allocation == 0 || size <= m->max_allocation);
 }
 
+/* With debug guards, an allocation's size is its request (the record's), not the block's. */
+static void shown_size(fl_memory *m, fl_allocation *out)
+{
+    fli_mem_lock(m);
+    const fli_record *rec = m->record_count ? fli_registry_find(m, out->ptr) : NULL;
+    if (rec && rec->size >= rec->requested + m->guard) out->size = rec->requested;
+    fli_mem_unlock(m);
+}
+
 static fl_status allocate_core(fl_memory *m, const fli_req *q, fl_allocation *out)
 {
     served s;
     fl_status st = route(m, q, &s);
-    if (FLI_LIKELY(st == FL_OK)) fill_allocation(&s, q, out);
+    if (FLI_LIKELY(st == FL_OK)) {
+        fill_allocation(&s, q, out);
+        if (FLI_DEBUG_ON(m) && m->guard) shown_size(m, out);
+    }
     return st;
 }
 
@@ -415,7 +443,22 @@ fl_status fl_memory_allocate_request(fl_memory *m, const fl_alloc_request *req, 
     if (st != FL_OK) return st;
     /* timeout_ms: waiting for memory is not implemented yet; a short request fails at once. */
     fli_req q = {req->size,         align, req->preferred_type, req->flags, req->preferred_allocator,
-                 req->allow_fallback, false, req->tag,          req->on_relocate, req->relocate_user};
+                 req->allow_fallback, false, req->tag,          req->on_relocate, req->relocate_user, NULL, 0};
+    return allocate_core(m, &q, out);
+}
+
+fl_status fl_memory_allocate_request_at(fl_memory *m, const fl_alloc_request *req, const char *file, unsigned line,
+                                        fl_allocation *out)
+{
+    if (FLI_UNLIKELY(m == NULL || req == NULL || out == NULL))
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_memory_allocate_request_at: %s is NULL",
+                        m == NULL ? "the memory interface" : req == NULL ? "the request" : "out");
+    size_t align = FL_ALIGN_DEFAULT;
+    fl_status st = check_request(m, req->size, req->alignment, req->preferred_type, req->flags,
+                                 req->preferred_allocator, req->on_relocate, &align);
+    if (st != FL_OK) return st;
+    fli_req q = {req->size,         align, req->preferred_type, req->flags, req->preferred_allocator,
+                 req->allow_fallback, false, req->tag,          req->on_relocate, req->relocate_user, file, line};
     return allocate_core(m, &q, out);
 }
 
@@ -430,8 +473,9 @@ fl_status fl_memory_allocate_typed(fl_memory *m, size_t size, fl_memory_type typ
         fl_status st = check_request(m, size, alignment, type, flags, FL_ALLOCATOR_AUTO, NULL, &align);
         if (st != FL_OK) return st;
     }
-    if (FLI_LIKELY(!(flags & CAPABILITY_FLAGS)) && serve_plain_type(m, type, size, align, flags, out)) return FL_OK;
-    fli_req q = {size, align, type, flags, FL_ALLOCATOR_AUTO, false, false, NULL, NULL, NULL};
+    if (FLI_LIKELY(!(flags & CAPABILITY_FLAGS)) && !FLI_DEBUG_ON(m) && serve_plain_type(m, type, size, align, flags, out))
+        return FL_OK;
+    fli_req q = {size, align, type, flags, FL_ALLOCATOR_AUTO, false, false, NULL, NULL, NULL, NULL, 0};
     return allocate_core(m, &q, out);
 }
 
@@ -444,8 +488,9 @@ fl_status fl_memory_allocate(fl_memory *m, size_t size, size_t alignment, fl_all
         fl_status st = check_request(m, size, alignment, FL_MEMORY_SYSTEM, FL_FLAG_NONE, FL_ALLOCATOR_AUTO, NULL, &align);
         if (st != FL_OK) return st;
     }
-    if (FLI_LIKELY(serve_plain_type(m, FL_MEMORY_SYSTEM, size, align, FL_FLAG_NONE, out))) return FL_OK;
-    fli_req q = {size, align, FL_MEMORY_SYSTEM, FL_FLAG_NONE, FL_ALLOCATOR_AUTO, true, false, NULL, NULL, NULL};
+    if (FLI_LIKELY(!FLI_DEBUG_ON(m)) && serve_plain_type(m, FL_MEMORY_SYSTEM, size, align, FL_FLAG_NONE, out))
+        return FL_OK;
+    fli_req q = {size, align, FL_MEMORY_SYSTEM, FL_FLAG_NONE, FL_ALLOCATOR_AUTO, true, false, NULL, NULL, NULL, NULL, 0};
     return allocate_core(m, &q, out);
 }
 
@@ -456,7 +501,7 @@ fl_status fli_route_strategy(fl_memory *m, fl_allocator_type strategy, size_t si
     if (m->max_allocation != 0 && size > m->max_allocation)
         return fli_fail(FL_ERR_INVALID_PARAMETERS, "size %zu exceeds this profile's max_allocation %zu", size,
                         m->max_allocation);
-    fli_req q = {size, alignment, FL_MEMORY_SYSTEM, FL_FLAG_NONE, strategy, false, true, NULL, NULL, NULL};
+    fli_req q = {size, alignment, FL_MEMORY_SYSTEM, FL_FLAG_NONE, strategy, false, true, NULL, NULL, NULL, NULL, 0};
     served s;
     fl_status st = route(m, &q, &s);
     if (st == FL_OK) *out = s.ptr;
@@ -509,7 +554,7 @@ static fl_status not_owned(const void *ptr)
 }
 
 /* Frees ptr, known to lie in region r, with every counter updated. */
-HOT fl_status free_locked(fl_memory *m, fli_region *r, unsigned cls, void *ptr, fli_pending *pending)
+HOT fl_status free_block(fl_memory *m, fli_region *r, unsigned cls, void *ptr, fli_pending *pending)
 {
     size_t released;
     fl_status st;
@@ -542,6 +587,19 @@ HOT fl_status free_locked(fl_memory *m, fli_region *r, unsigned cls, void *ptr, 
     if (m->record_count) fli_registry_remove(m, ptr);
     fli_pressure_update(m, r->type, pending);
     return FL_OK;
+}
+
+fl_status fli_free_block_locked(fl_memory *m, fli_region *r, unsigned cls, void *ptr, fli_pending *pending)
+{
+    return free_block(m, r, cls, ptr, pending);
+}
+
+/* free_block behind the debug options' check (guards, fill, quarantine: debug.c). */
+HOT fl_status free_locked(fl_memory *m, fli_region *r, unsigned cls, void *ptr, fli_pending *pending)
+{
+    fl_status st;
+    if (FLI_DEBUG_ON(m) && fli_debug_on_free(m, r, cls, ptr, &st, pending)) return st;
+    return free_block(m, r, cls, ptr, pending);
 }
 
 fl_status fl_memory_deallocate(fl_memory *m, void *ptr)
@@ -589,7 +647,10 @@ static fl_status describe_locked(fl_memory *m, const void *ptr, fl_allocation *o
     size_t size;
     fl_status st = fli_live_size(m, r, cls, ptr, &size);
     if (st != FL_OK) return st;
+    if (FLI_DEBUG_ON(m) && fli_debug_quarantined(m, ptr))
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "%p was freed (it waits in the debug quarantine)", ptr);
     const fli_record *rec = m->record_count ? fli_registry_find(m, ptr) : NULL;
+    if (FLI_DEBUG_ON(m) && rec && m->guard && rec->size >= rec->requested + m->guard) size = rec->requested;
     uintptr_t a = (uintptr_t)ptr;
     size_t natural = (size_t)(a & (~a + 1));
     out->ptr = (void *)(uintptr_t)ptr;
@@ -667,7 +728,8 @@ fl_status fl_memory_reallocate(fl_memory *m, void *ptr, size_t new_size, fl_allo
     }
     fli_mem_unlock(m);
     if (st != FL_OK) return st;
-    if (new_size <= old.size) {
+    /* With debug guards only an unchanged size stays: the guard sits right after the request. */
+    if (new_size <= old.size && !(FLI_DEBUG_ON(m) && m->guard && new_size != old.size)) {
         *out = old;
         return FL_OK;
     }
@@ -675,11 +737,11 @@ fl_status fl_memory_reallocate(fl_memory *m, void *ptr, size_t new_size, fl_allo
     /* Move: a new block of the same type (and its fallbacks), then copy, then free. The
      * record is moved by hand below, so the new request carries no tag of its own. */
     fl_memory_flags keep = has_record ? (saved.flags & (CAPABILITY_FLAGS | FL_FLAG_CRITICAL)) : 0;
-    fli_req q = {new_size, FL_ALIGN_DEFAULT, old.type, keep, FL_ALLOCATOR_AUTO, true, false, NULL, NULL, NULL};
+    fli_req q = {new_size, FL_ALIGN_DEFAULT, old.type, keep, FL_ALLOCATOR_AUTO, true, false, NULL, NULL, NULL, NULL, 0};
     served s;
     st = route(m, &q, &s);
     if (st != FL_OK) return st;
-    memcpy(s.ptr, ptr, old.size);
+    memcpy(s.ptr, ptr, old.size < new_size ? old.size : new_size); /* debug guards move on shrinking too */
 
     fli_pending pending;
     pending.count = 0;
@@ -689,7 +751,9 @@ fl_status fl_memory_reallocate(fl_memory *m, void *ptr, size_t new_size, fl_allo
     /* Another thread may have freed ptr meanwhile (the caller's race): then undo. */
     st = r ? free_locked(m, r, cls, ptr, &pending) : not_owned(ptr);
     if (st == FL_OK && has_record) {
-        fli_record *rec = fli_registry_insert(m, s.ptr);
+        /* With debug options the new block has a record already (debug.c). */
+        fli_record *rec = fli_registry_find(m, s.ptr);
+        if (rec == NULL) rec = fli_registry_insert(m, s.ptr);
         *rec = saved;
         rec->ptr = s.ptr;
         rec->size = s.usable;
@@ -710,5 +774,6 @@ fl_status fl_memory_reallocate(fl_memory *m, void *ptr, size_t new_size, fl_allo
     if (st != FL_OK) return st;
     fill_allocation(&s, &q, out);
     if (has_record) out->flags = saved.flags | s.r->caps;
+    if (FLI_DEBUG_ON(m) && m->guard) shown_size(m, out);
     return FL_OK;
 }
