@@ -207,6 +207,11 @@ static void test_everything_on_stays_consistent(void)
     CHECK_OK(fl_memory_get_allocator(m, FL_ALLOCATOR_POOL, &pool));
     fl_allocator_reset(pool);
     CHECK_OK(fl_memory_validate(m));
+    fl_allocator *heap = NULL; /* the free list too, with guards and quarantined blocks in it */
+    CHECK_OK(fl_memory_get_allocator(m, FL_ALLOCATOR_FREELIST, &heap));
+    fl_allocator_reset(heap);
+    CHECK_OK(fl_memory_validate(m));
+    check_identities(m);
     CHECK(rs.count[FL_DEBUG_OVERRUN] == 0 && rs.count[FL_DEBUG_WRITE_AFTER_FREE] == 0);
     fl_memory_destroy(m);
 }
@@ -347,6 +352,28 @@ static void test_leak_json_and_destroy_report(void)
     CHECK_EQ_SIZE(rs.leak_bytes, 487);
 }
 
+/* The allocator handles see the request too: usable_size is the request with guards, a
+ * quarantined pointer is freed. */
+static void test_handles(void)
+{
+    reports rs;
+    fl_memory *m = make_debug(FL_DEBUG_GUARDS | FL_DEBUG_FILL, &rs);
+    fl_allocator *heap = NULL;
+    CHECK_OK(fl_memory_get_allocator(m, FL_ALLOCATOR_FREELIST, &heap));
+    void *p = NULL;
+    CHECK_OK(fl_allocator_allocate(heap, 1000, 0, &p));
+    size_t usable = 0;
+    CHECK_OK(fl_allocator_usable_size(heap, p, &usable));
+    CHECK_EQ_SIZE(usable, 1000);
+    memset(p, 1, usable);
+    CHECK_OK(fl_memory_validate(m));
+    CHECK_OK(fl_allocator_deallocate(heap, p));
+    CHECK_STATUS(fl_allocator_usable_size(heap, p, &usable), FL_ERR_INVALID_PARAMETERS);
+    CHECK_STATUS(fl_allocator_deallocate(heap, p), FL_ERR_INVALID_PARAMETERS);
+    CHECK(rs.count[FL_DEBUG_OVERRUN] == 0);
+    fl_memory_destroy(m);
+}
+
 /* Config checks: unknown debug bits are refused. */
 static void test_debug_config(void)
 {
@@ -421,6 +448,7 @@ int main(void)
     RUN(test_leak_report_complete);
     RUN(test_leak_report_without_debug);
     RUN(test_leak_json_and_destroy_report);
+    RUN(test_handles);
     RUN(test_debug_config);
     RUN(test_record_table_full);
     return harness_finish();

@@ -207,10 +207,28 @@ bool fli_debug_on_free(fl_memory *m, fli_region *r, unsigned cls, void *ptr, fl_
 
 void fli_debug_forget_region(fl_memory *m, const fli_region *r)
 {
+    unsigned cls;
     for (unsigned i = 0; i < FL_DEBUG_QUARANTINE; i++) {
-        unsigned cls;
-        if (m->quarantine[i].ptr && fli_region_of(m, m->quarantine[i].ptr, &cls) == r) m->quarantine[i].ptr = NULL;
+        fli_quarantined *q = &m->quarantine[i];
+        if (q->ptr && fli_region_of(m, q->ptr, &cls) == r) {
+            FLI_OPEN(q->ptr, q->size); /* the allocator's reset may write anywhere */
+            q->ptr = NULL;
+        }
     }
+    /* Guards and slack of live blocks were poisoned by the interface, not the allocator. */
+    for (size_t i = 0; i < m->record_slots; i++) {
+        const fli_record *rec = &m->records[i];
+        if (rec->ptr && fli_region_of(m, rec->ptr, &cls) == r) FLI_OPEN(rec->ptr, rec->size);
+    }
+}
+
+fl_status fli_debug_shown(fl_memory *m, const void *ptr, size_t *size)
+{
+    if (fli_debug_quarantined(m, ptr))
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "%p was freed (it waits in the debug quarantine)", ptr);
+    const fli_record *rec = m->guard && m->record_count ? fli_registry_find(m, ptr) : NULL;
+    if (rec && rec->size >= rec->requested + m->guard) *size = rec->requested;
+    return FL_OK;
 }
 
 fl_status fl_memory_debug_flush(fl_memory *m)

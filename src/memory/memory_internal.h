@@ -415,6 +415,9 @@ void fli_debug_fresh(fl_memory *m, const fli_region *r, void *ptr, size_t reques
 bool fli_debug_on_free(fl_memory *m, fli_region *r, unsigned cls, void *ptr, fl_status *st, fli_pending *pending);
 /* Keeps the call site in ptr's record, if it has one. */
 void fli_debug_set_site(fl_memory *m, void *ptr, const char *file, unsigned line);
+/* What a caller sees of the live block at ptr whose allocator size is *size: with guards,
+ * the request (*size lowered); a quarantined ptr is refused (freed). */
+fl_status fli_debug_shown(fl_memory *m, const void *ptr, size_t *size);
 /* Is ptr in the quarantine (a freed pointer)? */
 bool fli_debug_quarantined(const fl_memory *m, const void *ptr);
 /* Guards and quarantine fills of everything live, for fl_memory_validate. */

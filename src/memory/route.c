@@ -647,10 +647,8 @@ static fl_status describe_locked(fl_memory *m, const void *ptr, fl_allocation *o
     size_t size;
     fl_status st = fli_live_size(m, r, cls, ptr, &size);
     if (st != FL_OK) return st;
-    if (FLI_DEBUG_ON(m) && fli_debug_quarantined(m, ptr))
-        return fli_fail(FL_ERR_INVALID_PARAMETERS, "%p was freed (it waits in the debug quarantine)", ptr);
+    if (FLI_DEBUG_ON(m) && (st = fli_debug_shown(m, ptr, &size)) != FL_OK) return st;
     const fli_record *rec = m->record_count ? fli_registry_find(m, ptr) : NULL;
-    if (FLI_DEBUG_ON(m) && rec && m->guard && rec->size >= rec->requested + m->guard) size = rec->requested;
     uintptr_t a = (uintptr_t)ptr;
     size_t natural = (size_t)(a & (~a + 1));
     out->ptr = (void *)(uintptr_t)ptr;
