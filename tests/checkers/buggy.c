@@ -91,6 +91,22 @@ int main(int argc, char **argv)
         memset(al.ptr, 1, al.size);
         sink += read_at(al.ptr, al.size + 8);
         fl_memory_destroy(m);
+    } else if (strcmp(mode, "memory-heap-use-after-free") == 0) {
+        /* A System block of the free list, freed with FL_DEBUG_FILL: the debug quarantine
+         * poisons it, so the tools see a use after free even in the free list, whose own
+         * blocks they cannot see into (docs/debugging.md). */
+        fl_memory_config cfg;
+        fl_memory_config_default(FL_PLATFORM_DREAMCAST, &cfg);
+        cfg.debug = FL_DEBUG_FILL;
+        fl_memory *m = NULL;
+        if (fl_memory_create(&cfg, &m) != FL_OK) return 2;
+        fl_allocation al;
+        if (fl_memory_allocate_typed(m, 4000, FL_MEMORY_SYSTEM, 0, 0, &al) != FL_OK) return 2;
+        if (al.allocator != FL_ALLOCATOR_FREELIST) return 2;
+        memset(al.ptr, 1, al.size);
+        fl_memory_deallocate(m, al.ptr);
+        sink += read_at(al.ptr, 100);
+        fl_memory_destroy(m);
     } else if (strcmp(mode, "clean") == 0) {
         /* Every allocator used correctly, the bookkeeping walked: no report expected. */
         static const fl_allocator_type types[] = {FL_ALLOCATOR_POOL, FL_ALLOCATOR_LINEAR, FL_ALLOCATOR_STACK,
@@ -124,6 +140,23 @@ int main(int argc, char **argv)
         }
         if (fl_memory_validate(m) != FL_OK) return 3;
         for (int i = 0; i < 32; i++) fl_memory_deallocate(m, al[i].ptr);
+        fl_memory_destroy(m);
+        /* Every debug option (guards and quarantine poisoned by the interface) used correctly. */
+        cfg.debug = FL_DEBUG_ALL;
+        if (fl_memory_create(&cfg, &m) != FL_OK) return 0; /* FLMEM_DEBUG=OFF */
+        for (int round = 0; round < 4; round++) {
+            for (int i = 0; i < 32; i++) {
+                fl_memory_type t = i % 3 == 0 ? FL_MEMORY_SYSTEM : i % 3 == 1 ? FL_MEMORY_POOL : FL_MEMORY_VIDEO;
+                if (fl_memory_allocate_typed(m, (size_t)(8 + i * 60), t, 0, 0, &al[i]) != FL_OK) return 2;
+                memset(al[i].ptr, 3, al[i].size);
+            }
+            if (fl_memory_validate(m) != FL_OK) return 3;
+            for (int i = 0; i < 32; i += 2) fl_memory_deallocate(m, al[i].ptr);
+            if (fl_memory_validate(m) != FL_OK) return 3;
+            for (int i = 1; i < 32; i += 2) fl_memory_deallocate(m, al[i].ptr);
+        }
+        fl_memory_debug_flush(m);
+        if (fl_memory_validate(m) != FL_OK) return 3;
         fl_memory_destroy(m);
     } else {
         fprintf(stderr, "unknown mode %s\n", mode);
