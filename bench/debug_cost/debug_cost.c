@@ -11,7 +11,9 @@
  * against debug = 0. The cost of the memory-checker poisoning is measured by running the
  * same program from two builds (-DFLMEM_VALGRIND=ON and OFF): its first line says which.
  *
- * Usage: flmem_debug_cost [--ops N] [--reps R]
+ * Usage: flmem_debug_cost [--ops N] [--reps R] [--only WORKLOAD DEBUG]
+ *   --only pool64|mixed <debug mask>: that one run, once (for instruction counts under
+ *   callgrind, which the machine's load does not disturb: docs/debugging.md).
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <flight/memory.h>
@@ -85,6 +87,12 @@ int main(int argc, char **argv)
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--ops") == 0) ops = atol(argv[i + 1]);
         if (strcmp(argv[i], "--reps") == 0) reps = atoi(argv[i + 1]);
+        if (strcmp(argv[i], "--only") == 0 && i + 2 < argc) {
+            int mixed = strcmp(argv[i + 1], "mixed") == 0;
+            double v = run((uint32_t)strtoul(argv[i + 2], NULL, 0), mixed, ops);
+            printf("%s debug=%s: %.1f ns/pair\n", mixed ? "mixed" : "pool64", argv[i + 2], v);
+            return v < 0 ? 1 : 0;
+        }
     }
 #if defined(FLI_ASAN)
     printf("build: AddressSanitizer (poisoning on)\n");

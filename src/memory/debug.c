@@ -168,7 +168,8 @@ static void evict(fl_memory *m, fli_quarantined *q, fli_pending *pending)
 
 bool fli_debug_on_free(fl_memory *m, fli_region *r, unsigned cls, void *ptr, fl_status *st, fli_pending *pending)
 {
-    if (fli_debug_quarantined(m, ptr)) {
+    bool fill = (m->debug & FL_DEBUG_FILL) != 0; /* the quarantine is empty without it */
+    if (fill && fli_debug_quarantined(m, ptr)) {
         *st = fli_fail(FL_ERR_INVALID_PARAMETERS, "double free: %p was already freed (it waits in the debug quarantine)",
                        ptr);
         return true;
@@ -182,7 +183,7 @@ bool fli_debug_on_free(fl_memory *m, fli_region *r, unsigned cls, void *ptr, fl_
     /* The guard and slack were poisoned for memory checkers; the allocator may write its
      * bookkeeping there when it frees (and poisons again what it knows to be free). */
     FLI_OPEN(p, live);
-    if (!(m->debug & FL_DEBUG_FILL)) return false;
+    if (!fill) return false;
     if (r->strategy == FL_ALLOCATOR_LINEAR || r->strategy == FL_ALLOCATOR_STACK) {
         /* Filled only when the free will succeed: a stack frees nothing but its top. */
         if (r->strategy == FL_ALLOCATOR_STACK &&
@@ -224,7 +225,7 @@ void fli_debug_forget_region(fl_memory *m, const fli_region *r)
 
 fl_status fli_debug_shown(fl_memory *m, const void *ptr, size_t *size)
 {
-    if (fli_debug_quarantined(m, ptr))
+    if ((m->debug & FL_DEBUG_FILL) && fli_debug_quarantined(m, ptr))
         return fli_fail(FL_ERR_INVALID_PARAMETERS, "%p was freed (it waits in the debug quarantine)", ptr);
     const fli_record *rec = m->guard && m->record_count ? fli_registry_find(m, ptr) : NULL;
     if (rec && rec->size >= rec->requested + m->guard) *size = rec->requested;
