@@ -20,9 +20,11 @@
  * - ASan: whenever the file is compiled with -fsanitize=address (__SANITIZE_ADDRESS__
  *   for gcc, __has_feature(address_sanitizer) for clang). Nothing to configure.
  * - memcheck: when FLI_VALGRIND is defined (CMake option FLMEM_VALGRIND, ON by default
- *   when <valgrind/memcheck.h> is found). A client request is a few register moves and a
- *   special no-op instruction sequence: outside Valgrind it does nothing, so one build runs
- *   both natively and under memcheck. -DFLMEM_VALGRIND=OFF removes even that.
+ *   when <valgrind/memcheck.h> is found). A client request is an argument block and a
+ *   special no-op instruction sequence that does nothing outside Valgrind, so one build
+ *   runs both natively and under memcheck; natively the requests are skipped after one
+ *   RUNNING_ON_VALGRIND question (fli_under_memcheck). -DFLMEM_VALGRIND=OFF removes even
+ *   that.
  * - Neither: every macro is an empty statement, and release builds pay nothing.
  *
  * Granularity: ASan tracks 8-byte granules, poisoned as a whole or by a suffix; a range
@@ -49,7 +51,23 @@
 #endif
 #if defined(FLI_VALGRIND) && !defined(FLI_FREESTANDING)
 #include <valgrind/memcheck.h>
+#include <stdatomic.h>
 #define FLI_MEMCHECK 1
+
+/* Whether the program runs under Valgrind, asked once (per translation unit): outside
+ * Valgrind every request then costs one relaxed load and a branch instead of the request's
+ * argument block and magic instruction sequence. Relaxed is enough: every thread that
+ * asks gets the same answer. */
+static inline int fli_under_memcheck(void)
+{
+    static atomic_int state; /* 0: not asked yet, 1: no, 2: yes */
+    int s = atomic_load_explicit(&state, memory_order_relaxed);
+    if (s == 0) {
+        s = RUNNING_ON_VALGRIND ? 2 : 1;
+        atomic_store_explicit(&state, s, memory_order_relaxed);
+    }
+    return s == 2;
+}
 #endif
 
 /* True when this build tells some memory checker about sub-allocations. */
@@ -63,7 +81,7 @@ static inline void fli_poison(const void *p, size_t n)
     __asan_poison_memory_region(p, n);
 #endif
 #if defined(FLI_MEMCHECK)
-    (void)VALGRIND_MAKE_MEM_NOACCESS(p, n);
+    if (fli_under_memcheck()) (void)VALGRIND_MAKE_MEM_NOACCESS(p, n);
 #endif
     (void)p;
     (void)n;
@@ -75,7 +93,7 @@ static inline void fli_unpoison(const void *p, size_t n)
     __asan_unpoison_memory_region(p, n);
 #endif
 #if defined(FLI_MEMCHECK)
-    (void)VALGRIND_MAKE_MEM_UNDEFINED(p, n);
+    if (fli_under_memcheck()) (void)VALGRIND_MAKE_MEM_UNDEFINED(p, n);
 #endif
     (void)p;
     (void)n;
@@ -87,7 +105,7 @@ static inline void fli_open(const void *p, size_t n)
     __asan_unpoison_memory_region(p, n);
 #endif
 #if defined(FLI_MEMCHECK)
-    (void)VALGRIND_MAKE_MEM_DEFINED(p, n);
+    if (fli_under_memcheck()) (void)VALGRIND_MAKE_MEM_DEFINED(p, n);
 #endif
     (void)p;
     (void)n;
@@ -100,10 +118,12 @@ static inline int fli_is_poisoned(const void *p, size_t n)
     if (__asan_region_is_poisoned((void *)(uintptr_t)p, n) != NULL) bad = 1;
 #endif
 #if defined(FLI_MEMCHECK)
-    /* The check itself would report the bytes: silence it for this one question. */
-    VALGRIND_DISABLE_ERROR_REPORTING;
-    if (VALGRIND_CHECK_MEM_IS_ADDRESSABLE(p, n) != 0) bad = 1;
-    VALGRIND_ENABLE_ERROR_REPORTING;
+    if (fli_under_memcheck()) {
+        /* The check itself would report the bytes: silence it for this one question. */
+        VALGRIND_DISABLE_ERROR_REPORTING;
+        if (VALGRIND_CHECK_MEM_IS_ADDRESSABLE(p, n) != 0) bad = 1;
+        VALGRIND_ENABLE_ERROR_REPORTING;
+    }
 #endif
     (void)p;
     (void)n;
