@@ -1,6 +1,7 @@
 /* The pool allocator: fixed-size blocks, O(1), zero overhead, exact capacity, and every
  * wrong pointer refused without touching the free list (src/allocators/pool.c). */
 #include "harness.h"
+#include "core/poison.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -617,6 +618,7 @@ static void test_validate_detects_corruption(void)
     CHECK_OK(fl_allocator_deallocate(a, blocks[5]));
     CHECK_OK(fl_allocator_deallocate(a, blocks[7])); /* list: 7 -> 5 -> 2 */
     unsigned char saved[sizeof(void *)];
+    FLI_OPEN(blocks[7], sizeof saved); /* a free block's link, poisoned for memory checkers */
     memcpy(saved, blocks[7], sizeof saved);
 
     struct {
@@ -628,9 +630,11 @@ static void test_validate_detects_corruption(void)
         {blocks[0], "allocated"},     {NULL, "free list holds 1 blocks but 3"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        FLI_OPEN(blocks[7], sizeof(void *));
         memcpy(blocks[7], &cases[c].link, sizeof(void *));
         CHECK_STATUS(fl_allocator_validate(a), FL_ERR_INVALID_STATE);
         CHECK_MSG(message_has(cases[c].why), "wanted '%s' in '%s'", cases[c].why, fl_last_error()->message);
+        FLI_OPEN(blocks[7], sizeof saved);
         memcpy(blocks[7], saved, sizeof saved);
         CHECK_OK(fl_allocator_validate(a));
     }

@@ -3,6 +3,7 @@
  * pointer and statistic exactly; each live block carries a byte pattern checked before it
  * dies, and every full check walks the blocks in address order against the model. */
 #include "harness.h"
+#include "core/poison.h"
 
 #define W (sizeof(size_t))
 #define ARENA_BYTES ((size_t)64 << 10)
@@ -51,6 +52,7 @@ static void check_against_model(const fl_allocator *a, const model *m)
 
 static void check_block(const block *b)
 {
+    FLI_OPEN(b->ptr, b->rounded); /* dead blocks are poisoned for memory checkers: look anyway */
     CHECK_MSG(harness_pattern_ok(b->ptr, b->rounded, b->id), "block %llu", (unsigned long long)b->id);
 }
 
@@ -195,6 +197,9 @@ static void test_stack_against_model(void)
                 CHECK_OK(st);
                 CHECK((uintptr_t)p == payload);
                 block b = {(unsigned char *)p, size, rounded, m.top, next_id++};
+                size_t usable = 0; /* asking opens the rounded tail for memory checkers */
+                CHECK_OK(fl_allocator_usable_size(a, p, &usable));
+                CHECK_EQ_SIZE(usable, rounded);
                 harness_fill(p, rounded, b.id);
                 m.blocks[m.n++] = b;
                 m.top += need;

@@ -541,6 +541,8 @@ typedef struct fl_pressure_thresholds {
  * fl_memory_config_default() and change fields; docs/platforms.md gives every profile's
  * numbers and their sources.
  */
+struct fl_debug_report; /* below, with the debug options */
+
 typedef struct fl_memory_config {
     fl_platform profile;                  /* the profile these values came from (reports only) */
 
@@ -615,6 +617,14 @@ typedef struct fl_memory_config {
      * the game until fl_memory_destroy; never unmapped, trimmed or freed by the interface.
      * Not for a type using the System strategy, nor for Shared. NULL: the usual memory. */
     void *region_memory[FL_MEMORY_TYPE_COUNT];
+
+    /* Debug options (added beyond API.md; docs/debugging.md): FL_DEBUG_* bits, 0 for none.
+     * A build configured with -DFLMEM_DEBUG=OFF has none of them compiled in and refuses a
+     * non-zero value with FL_ERR_NOT_SUPPORTED. debug_report receives every problem they
+     * find (NULL: found problems are only counted, see fl_memory_debug_counts). */
+    uint32_t debug;
+    void (*debug_report)(const struct fl_debug_report *report, void *user);
+    void *debug_user;
 } fl_memory_config;
 
 /*
@@ -957,8 +967,110 @@ fl_status fl_memory_defragment_allocator(fl_memory *m, fl_allocator_type t, fl_d
 fl_status fl_memory_size_region(fl_allocator_type strategy, size_t peak_live_bytes, size_t largest_allocation,
                                 size_t smallest_allocation, size_t *capacity);
 
+/* ---------------------------------------------------------------------------------------
+ * Debugging (added beyond API.md; the user guide is docs/debugging.md)
+ *
+ * fl_memory_config.debug turns these on for one interface. They are compiled in by
+ * default; -DFLMEM_DEBUG=OFF removes them (and their one branch on the allocation paths).
+ * - FL_DEBUG_GUARDS: every allocation is followed by FL_DEBUG_GUARD_BYTES guard bytes
+ *   (FL_DEBUG_GUARD_BYTE), checked when it is freed and by fl_memory_validate; the
+ *   allocation's size (fl_allocation.size, get_allocation_info) is then exactly the
+ *   request. The guard is bookkeeping: it counts in used_bytes like a header, so
+ *   allocation_efficiency falls and a request may move to a larger pool class.
+ * - FL_DEBUG_FILL: new allocations are filled with FL_DEBUG_ALLOC_BYTE (unless FL_FLAG_ZERO)
+ *   and freed ones with FL_DEBUG_FREE_BYTE. Freed blocks of pool, free-list, buddy and
+ *   system regions wait in a quarantine of FL_DEBUG_QUARANTINE blocks before their
+ *   allocator gets them back; a block leaving it (or checked by validate) whose fill
+ *   changed was written after it was freed. Quarantined blocks still count as used and
+ *   live in every statistic until they leave (fl_memory_debug_flush empties it).
+ * - FL_DEBUG_RECORD_ALL: every allocation gets a record (not only tagged ones), so the
+ *   leak report is complete. Implied by GUARDS and FILL, which need the requested size.
+ *   With debug on and max_records 0, the record table holds FL_DEBUG_RECORDS records; when
+ *   it is full, untagged allocations still succeed without a record (not checked; counted).
+ * - FL_DEBUG_LEAKS_AT_DESTROY: fl_memory_destroy reports every live allocation group
+ *   (FL_DEBUG_LEAK events) through debug_report before releasing the memory.
+ * Double and invalid frees are detected in every build, debug or not.
+ * Call sites: fl_memory_allocate_request_at (and the FL_MEMORY_ALLOCATE_HERE macro, which
+ * passes __FILE__ and __LINE__) keeps where an allocation was made in its record.
+ * ------------------------------------------------------------------------------------- */
+
+#define FL_DEBUG_GUARDS (1u << 0)
+#define FL_DEBUG_FILL (1u << 1)
+#define FL_DEBUG_RECORD_ALL (1u << 2)
+#define FL_DEBUG_LEAKS_AT_DESTROY (1u << 3)
+#define FL_DEBUG_ALL (FL_DEBUG_GUARDS | FL_DEBUG_FILL | FL_DEBUG_RECORD_ALL | FL_DEBUG_LEAKS_AT_DESTROY)
+
+#define FL_DEBUG_GUARD_BYTES ((size_t)16)
+#define FL_DEBUG_GUARD_BYTE 0xFDu
+#define FL_DEBUG_ALLOC_BYTE 0xCDu
+#define FL_DEBUG_FREE_BYTE 0xDDu
+#define FL_DEBUG_QUARANTINE 32u
+#define FL_DEBUG_RECORDS ((size_t)4096)
+
+typedef enum fl_debug_event {
+    FL_DEBUG_OVERRUN = 0,     /* a guard byte after the allocation changed */
+    FL_DEBUG_WRITE_AFTER_FREE, /* a freed (quarantined) block's fill changed */
+    FL_DEBUG_LEAK              /* fl_memory_destroy: a group of live allocations */
+} fl_debug_event;
+
+/* One problem found by a debug option. Pointers are valid only during the callback. */
+typedef struct fl_debug_report {
+    fl_debug_event event;
+    const void *ptr;         /* the allocation (a leak group: NULL) */
+    size_t size;             /* its requested bytes (a leak group: their sum) */
+    size_t offset;           /* the first damaged byte, from ptr */
+    size_t count;            /* a leak group: how many allocations; otherwise 1 */
+    const char *tag;         /* the request's tag, or NULL */
+    fl_memory_type type;
+    const char *file;        /* the call site, when captured (NULL otherwise) */
+    unsigned line;
+    const char *message;     /* one line saying all of the above */
+} fl_debug_report;
+
+typedef void (*fl_debug_report_fn)(const fl_debug_report *report, void *user);
+
+/* fl_memory_allocate_request, remembering the call site (file kept by pointer: pass a
+ * string literal such as __FILE__). */
+fl_status fl_memory_allocate_request_at(fl_memory *m, const fl_alloc_request *req, const char *file, unsigned line,
+                                        fl_allocation *out);
+#define FL_MEMORY_ALLOCATE_HERE(m, req, out) fl_memory_allocate_request_at((m), (req), __FILE__, __LINE__, (out))
+
+/* A group of live allocations: one per tag (compared as strings), and the untagged ones
+ * per memory type. `recorded` false: allocations without a record (untagged ones without
+ * FL_DEBUG_RECORD_ALL, or beyond the record table): count is exact, bytes unknown (0). */
+typedef struct fl_leak {
+    const char *tag; /* NULL: untagged */
+    fl_memory_type type; /* untagged groups; for a tag, the type of its first allocation */
+    size_t count;
+    size_t bytes; /* requested bytes */
+    bool recorded;
+} fl_leak;
+typedef void (*fl_leak_fn)(const fl_leak *leak, void *user);
+
+/* Every live allocation, grouped (tags first, in the order first met, at most 64 distinct
+ * tags, the rest in one group tagged "(other tags)"; then untagged per type). fn runs
+ * outside the interface's lock. *count (may be NULL) gets the number of live allocations.
+ * Quarantined blocks are not live. FL_ERR_INVALID_PARAMETERS for m or fn NULL. */
+fl_status fl_memory_report_leaks(fl_memory *m, fl_leak_fn fn, void *user, size_t *count);
+
+/* Checks and releases every quarantined block now (FL_DEBUG_FILL). FL_OK without debug. */
+fl_status fl_memory_debug_flush(fl_memory *m);
+
+/* Problems the debug options found since create: overruns and writes after free. */
+typedef struct fl_debug_counts {
+    uint64_t overruns, writes_after_free;
+    uint64_t unrecorded; /* allocations made without a record because the table was full */
+} fl_debug_counts;
+/* Reads the counts above. FL_ERR_INVALID_PARAMETERS for m or out NULL. */
+fl_status fl_memory_debug_counts(fl_memory *m, fl_debug_counts *out);
+
 /* Receives fl_memory_dump_json's text: `length` bytes (not NUL-terminated), in order. */
 typedef void (*fl_json_write_fn)(const char *text, size_t length, void *user);
+
+/* The leak report (fl_memory_report_leaks) as one JSON document (docs/json.md, "Leaks"),
+ * written like fl_memory_dump_json. FL_ERR_INVALID_PARAMETERS for m or write NULL. */
+fl_status fl_memory_dump_leaks_json(fl_memory *m, fl_json_write_fn write, void *user);
+
 /*
  * The whole state of the interface as one JSON document (schema: docs/json.md): global
  * statistics and pressure, every type's statistics and pressure (all eight types, with

@@ -116,6 +116,7 @@ fl_status fl_allocator_create(const fl_allocator_config *cfg, fl_allocator **out
         a->platform = platform; /* before anything that may call ops->destroy */
         if (cfg->thread_safe && !fli_lock_init(platform, &a->lock)) {
             if (ops->destroy) ops->destroy(a);
+            FLI_OPEN(where.memory, where.size);
             status = fli_fail(FL_ERR_PLATFORM, "the platform could not create a lock");
         }
     }
@@ -127,8 +128,9 @@ fl_status fl_allocator_create(const fl_allocator_config *cfg, fl_allocator **out
     a->name = cfg->name ? cfg->name : fl_allocator_type_str(cfg->type);
     a->type = cfg->type;
     a->thread_safe = cfg->thread_safe;
-    a->pages = where.pages;
-    a->pages_size = where.pages_size;
+    a->pages = where.memory;
+    a->pages_size = where.size;
+    a->owns_pages = where.pages != NULL;
     a->external_memory = cfg->managed != NULL;
     memset(&a->counters, 0, sizeof a->counters);
     *out = a;
@@ -142,9 +144,12 @@ void fl_allocator_destroy(fl_allocator *a)
     const fl_platform_hooks *platform = a->platform;
     void *pages = a->pages;
     size_t pages_size = a->pages_size;
+    bool a_owns_pages = a->owns_pages;
     if (a->ops->destroy) a->ops->destroy(a);
+    /* The caller's buffer (or the pages) goes back whole and accessible. */
+    FLI_OPEN(pages, pages_size);
     if (a->thread_safe) fli_lock_destroy(platform, &a->lock);
-    if (pages) fli_unmap_pages(platform, pages, pages_size);
+    if (a_owns_pages) fli_unmap_pages(platform, pages, pages_size);
 }
 
 fl_status fl_allocator_allocate(fl_allocator *a, size_t size, size_t alignment, void **out)
@@ -201,6 +206,9 @@ fl_status fl_allocator_usable_size(const fl_allocator *a, const void *ptr, size_
                         a == NULL ? "allocator" : ptr == NULL ? "pointer" : "out");
     lock_if_shared(a);
     fl_status status = a->ops->usable_size(a, ptr, out);
+    /* Memory checkers: an allocation is open exactly to its request; asking for the usable
+     * size is asking to use it, so that much opens (core/poison.h). */
+    if (status == FL_OK) FLI_UNPOISON(ptr, *out);
     unlock_if_shared(a);
     return status;
 }

@@ -17,6 +17,7 @@
 
 #include "../core/core.h"
 #include "../platform/platform.h"
+#include "../core/poison.h"
 
 /* Exact running statistics, updated with plain adds on every allocate and free. */
 typedef struct fli_counters {
@@ -38,11 +39,16 @@ struct fl_allocator {
     bool thread_safe;
     const fl_platform_hooks *platform; /* cfg->platform or the default: every OS call */
     size_t capacity; /* bytes the strategy manages: used + free, fixed at create */
-    void *pages;     /* non-NULL when the memory came from the platform at create */
+    /* [pages, pages + pages_size): the whole memory the allocator was built in, control
+     * block included; it came from the platform at create iff owns_pages (then destroy
+     * unmaps it). Free blocks inside are poisoned for memory checkers (core/poison.h), so
+     * destroy opens all of it before the caller gets it back. */
+    void *pages;
     size_t pages_size;
     /* cfg->managed was set: the allocator never reads or writes the bytes it hands out, so
      * it cannot move them either (relocate is FL_ERR_NOT_SUPPORTED). Set by create. */
     bool external_memory;
+    bool owns_pages;
     fli_counters counters;
     fli_lock lock;
 };

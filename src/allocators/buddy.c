@@ -72,6 +72,9 @@
  * what keeps the map read in bounds: a top-level block's buddy unit is smaller blocks or
  * lies past the map's end (caller data in-band, the rest of the control buffer external).
  *
+ * Memory checkers (core/poison.h, in-band only): a free block is poisoned except its two
+ * link words, a live block is open exactly to its request (a relocated one in full).
+ *
  * Alignment. area_align = min(largest top-level block, FL_ALIGN_PAGE, base alignment),
  * where the base alignment is FL_ALIGN_PAGE in-band (the pad buys it, wasting at most
  * 4095 bytes of the buffer) and, external, the managed base's own alignment (its lowest
@@ -170,7 +173,12 @@ static inline bool fits_u32(size_t x) { return (x >> 16 >> 16) == 0; }
  * target (no unaligned word can arise). External they are two words of the side array. */
 static inline uint32_t *links_of(const buddy *b, uint32_t unit)
 {
-    return b->links + ((size_t)unit << b->link_shift);
+    uint32_t *link = b->links + ((size_t)unit << b->link_shift);
+    /* Memory checkers: a free in-band block is poisoned but for its two link words, which
+     * stay open from the first time they are touched until the block stops heading a free
+     * block (allocated, or merged away). */
+    if (!b->external) FLI_OPEN(link, 2 * sizeof(uint32_t));
+    return link;
 }
 
 static inline void *block_at(const buddy *b, size_t unit) { return b->area + (unit << b->min_shift); }
@@ -201,6 +209,7 @@ static inline void list_unlink(buddy *b, uint32_t unit, unsigned order)
 /* Lays the free top-level blocks out: the binary representation of units, largest first. */
 static void build_initial(buddy *b)
 {
+    if (!b->external) FLI_POISON(b->area, b->base.capacity);
     memset(b->map, 0, b->units);
     for (unsigned k = 0; k < BUDDY_ORDERS; k++) b->free_lists[k] = NO_UNIT;
     b->nonempty = 0;
@@ -430,6 +439,10 @@ static fl_status buddy_allocate(fl_allocator *a, size_t size, size_t alignment, 
     }
     b->map[unit] = (unsigned char)(MAP_HEAD | MAP_USED | order);
     fli_count_allocation(&a->counters, size, b->min_block << order);
+    if (!b->external) { /* its link words close; the request's bytes open */
+        FLI_POISON(block_at(b, unit), b->min_block << order);
+        FLI_UNPOISON(block_at(b, unit), size);
+    }
     *out = block_at(b, unit);
     return FL_OK;
 }
@@ -469,6 +482,7 @@ static inline void release_block(buddy *b, uint32_t unit, unsigned order)
         if (b->map[mate] != (MAP_HEAD | order)) break;
         list_unlink(b, mate, order);
         b->map[unit < mate ? mate : unit] = 0; /* the upper half is interior now */
+        if (!b->external) FLI_POISON(block_at(b, unit < mate ? mate : unit), 2 * sizeof(uint32_t));
         unit = low;
         order++;
     }
@@ -487,6 +501,7 @@ static fl_status buddy_deallocate(fl_allocator *a, void *ptr)
     uint32_t unit = (uint32_t)found; /* < units <= UINT32_MAX */
     unsigned order = b->map[unit] & MAP_ORDER;
     fli_count_deallocation(&a->counters, b->min_block << order);
+    if (!b->external) FLI_POISON(ptr, b->min_block << order);
     release_block(b, unit, order);
     return FL_OK;
 }
@@ -535,7 +550,15 @@ static fl_status move_block(buddy *b, void *ptr, bool copy, void **out)
         list_push(b, upper, k);
     }
     b->map[target] = (unsigned char)(MAP_HEAD | MAP_USED | order);
-    if (copy) memcpy(block_at(b, target), ptr, b->min_block << order);
+    if (copy) {
+        /* Memory checkers: the whole block moves (the request's size is not known here), so
+         * the new block is open in full; the old one is poisoned before it is freed. (An
+         * external buddy copies nothing and poisons nothing: the interface copies.) */
+        FLI_OPEN(ptr, b->min_block << order);
+        FLI_OPEN(block_at(b, target), b->min_block << order);
+        memcpy(block_at(b, target), ptr, b->min_block << order);
+        FLI_POISON(ptr, b->min_block << order);
+    }
     release_block(b, unit, order);
     *out = block_at(b, target);
     return FL_OK;

@@ -66,6 +66,7 @@ static fl_status linear_init(void *memory, size_t size, const fl_allocator_confi
     l->last_begin = 0;
     l->last_known = false;
     l->base.capacity = size - sizeof(linear_allocator);
+    FLI_POISON(l->start, l->base.capacity); /* memory checkers: everything above top is free */
     *out = &l->base;
     return FL_OK;
 }
@@ -86,6 +87,7 @@ static fl_status linear_allocate(fl_allocator *a, size_t size, size_t alignment,
     l->last_known = true;
     l->top = l->last + size;
     fli_count_allocation(&a->counters, size, pad + size);
+    FLI_UNPOISON(l->start + l->last, size); /* the padding stays poisoned */
     *out = l->start + l->last;
     return FL_OK;
 }
@@ -110,6 +112,7 @@ static fl_status linear_deallocate(fl_allocator *a, void *ptr)
     if (l->last_known && offset == l->last) {
         /* The last allocation: its padding and payload end exactly at top. */
         fli_count_deallocation(&a->counters, l->top - l->last_begin);
+        FLI_POISON(l->start + l->last_begin, l->top - l->last_begin);
         l->top = l->last_begin;
         l->last_known = false;
         return FL_OK;
@@ -125,6 +128,7 @@ static fl_status linear_deallocate(fl_allocator *a, void *ptr)
 static void linear_reset(fl_allocator *a)
 {
     linear_allocator *l = as_linear(a);
+    FLI_POISON(l->start, l->top);
     l->top = 0;
     l->last_known = false;
 }
@@ -215,6 +219,7 @@ static fl_status linear_rewind(fl_allocator *a, fl_marker m)
                         "(top %zu, %zu allocations)",
                         a->name, m.offset, m.count, m.last, l->top, count);
     fli_count_bulk_release(&a->counters, count - m.count, l->top - m.offset);
+    FLI_POISON(l->start + m.offset, l->top - m.offset);
     l->top = m.offset;
     l->last_known = false;
     return FL_OK;

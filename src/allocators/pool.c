@@ -7,6 +7,10 @@
  * lets a free tell a live block from a free one in O(1), so double frees and foreign or
  * interior pointers are refused before the free list is touched.
  *
+ * Memory checkers (core/poison.h): free blocks are poisoned whole, a live block is
+ * accessible for exactly the bytes its request asked for; the link is opened around each
+ * read or write of it.
+ *
  * Complexity: allocate, deallocate, owns, usable_size, reset O(1); create O(log(size /
  * stride)) arithmetic (a search for the exact block count, touching no block); validate
  * and walk O(blocks).
@@ -73,11 +77,14 @@ static inline size_t bitmap_bytes(size_t n) { return ((n + (WORD_BITS - 1)) / WO
 
 static inline uint32_t bit_of(size_t index) { return (uint32_t)1u << (index % WORD_BITS); }
 
-/* The free-list link a free block holds in its first bytes (maybe unaligned: memcpy). */
+/* The free-list link a free block holds in its first bytes (maybe unaligned: memcpy). A
+ * free block is poisoned whole for memory checkers: the link is opened around the read. */
 static inline unsigned char *next_free(const unsigned char *block)
 {
     unsigned char *next;
+    FLI_OPEN(block, sizeof(unsigned char *));
     memcpy(&next, block, sizeof(unsigned char *));
+    FLI_POISON(block, sizeof(unsigned char *));
     return next;
 }
 
@@ -184,6 +191,7 @@ static fl_status pool_init(void *memory, size_t size, const fl_allocator_config 
     while (((stride >> p->shift) & 1u) == 0) p->shift++; /* stride > 0: ends */
     p->inverse = odd_inverse(stride >> p->shift);
     p->base.capacity = n * stride;
+    FLI_POISON(p->first, p->base.capacity); /* every block is free */
     *out = &p->base;
     return FL_OK;
 }
@@ -214,6 +222,7 @@ static fl_status pool_allocate(fl_allocator *a, size_t size, size_t alignment, v
     }
     p->bitmap[index / WORD_BITS] |= bit_of(index);
     fli_count_allocation(&a->counters, size, p->stride);
+    FLI_UNPOISON(block, size); /* exactly what was asked: the rest of the block stays poisoned */
     *out = block;
     return FL_OK;
 }
@@ -248,7 +257,9 @@ static fl_status pool_deallocate(fl_allocator *a, void *ptr)
         return fli_fail(FL_ERR_INVALID_PARAMETERS, "%s: double free: block %zu at %p is not allocated", a->name,
                         index, ptr);
     p->bitmap[index / WORD_BITS] &= ~bit_of(index);
+    FLI_OPEN(ptr, sizeof p->free_head); /* a request smaller than a pointer left it poisoned */
     memcpy(ptr, &p->free_head, sizeof p->free_head);
+    FLI_POISON(ptr, p->stride);
     p->free_head = (unsigned char *)ptr;
     fli_count_deallocation(&a->counters, p->stride);
     return FL_OK;
@@ -261,6 +272,7 @@ static void pool_reset(fl_allocator *a)
      * each word as the watermark enters it. */
     p->watermark = 0;
     p->free_head = NULL;
+    FLI_POISON(p->first, a->capacity);
 }
 
 static bool pool_owns(const fl_allocator *a, const void *ptr)

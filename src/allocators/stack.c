@@ -46,6 +46,10 @@
  * (each allocation takes >= 2 words): a marker with a forged count but a true offset and
  * last is not detected (validate then fails).
  *
+ * Memory checkers (core/poison.h): [top, capacity) is poisoned; a live allocation's padding
+ * and header words are accessible (the allocator reads them), its payload exactly to the
+ * request. A marker's words are checked for poison before they are trusted.
+ *
  * Invariants (validate): the header chain from `last` down to 0 has strictly decreasing,
  * word-aligned payload offsets; every header's reserved bits are 0; every padding length is
  * a non-zero multiple of W below FL_ALIGN_MAX that fits before its header, stored tagged in
@@ -120,6 +124,7 @@ static fl_status stack_init(void *memory, size_t size, const fl_allocator_config
     s->top = 0;
     s->last = 0;
     s->base.capacity = fli_align_down(size - control, WORD);
+    FLI_POISON(s->start, s->base.capacity); /* memory checkers: [top, capacity) is free */
     *out = &s->base;
     return FL_OK;
 }
@@ -143,6 +148,9 @@ static fl_status stack_allocate(fl_allocator *a, size_t size, size_t alignment, 
                         "payload; %zu bytes are left",
                         a->name, size, alignment, pad, WORD, rounded, room);
     size_t payload = s->top + pad + WORD;
+    /* Padding words and header stay accessible while the allocation lives (the allocator
+     * reads them); the payload exactly to the request. */
+    FLI_UNPOISON(s->start + s->top, pad + WORD + size);
     if (pad != 0) {
         set_word(s, s->top, pad | PAD_TAG);
         set_word(s, payload - 2 * WORD, pad | PAD_TAG);
@@ -190,6 +198,7 @@ static fl_status stack_deallocate(fl_allocator *a, void *ptr)
     size_t header = word_at(s, s->last - WORD);
     size_t begin = begin_of(s, s->last, header);
     fli_count_deallocation(&a->counters, s->top - begin);
+    FLI_POISON(s->start + begin, s->top - begin);
     s->top = begin;
     s->last = header & ~PAD_FLAG;
     return FL_OK;
@@ -198,6 +207,7 @@ static fl_status stack_deallocate(fl_allocator *a, void *ptr)
 static void stack_reset(fl_allocator *a)
 {
     stack_allocator *s = as_stack(a);
+    FLI_POISON(s->start, s->top);
     s->top = 0;
     s->last = 0;
 }
@@ -336,15 +346,27 @@ static fl_marker stack_mark(fl_allocator *a)
     return m;
 }
 
+/* A word a marker claims is a header or a padding word: false when it cannot be one because
+ * memory checkers see it poisoned (live bookkeeping words never are; a stale marker may
+ * point into the unrequested tail of a payload). Without a checker, word_at. */
+static bool peek_word(const stack_allocator *s, size_t offset, size_t *w)
+{
+    if (FLI_IS_POISONED(s->start + offset, WORD)) return false;
+    *w = word_at(s, offset);
+    return true;
+}
+
 /* Does the allocation beginning at `begin` (< top) link down to the payload at `last`? Its
  * first word is its header or, when it is padded, a tagged padding word. */
 static bool links_down_to(const stack_allocator *s, size_t begin, size_t last)
 {
     if (s->top - begin < 2 * WORD) return false;
-    size_t first = word_at(s, begin), pad;
+    size_t first, pad, w1, w2;
+    if (!peek_word(s, begin, &first)) return false;
     if (!(first & PAD_TAG)) return first == last;
     if (!padding_length(first, &pad) || pad > s->top - begin - 2 * WORD) return false;
-    return word_at(s, begin + pad) == (last | PAD_FLAG) && word_at(s, begin + pad - WORD) == first;
+    return peek_word(s, begin + pad, &w1) && peek_word(s, begin + pad - WORD, &w2) && w1 == (last | PAD_FLAG) &&
+           w2 == first;
 }
 
 /* Can `m` be a marker of this stack's current state? O(1): it reads at most five words. */
@@ -364,12 +386,14 @@ static fl_status check_marker(const stack_allocator *s, fl_marker m)
     if (sane && m.last == 0) sane = m.offset == 0 && m.count == 0;
     if (sane && m.last != 0) {
         sane = m.count >= 1 && m.last < m.offset && m.offset - m.last >= WORD;
-        size_t header = sane ? word_at(s, m.last - WORD) : 0;
+        size_t header = 0, padword = 0;
+        sane = sane && peek_word(s, m.last - WORD, &header);
         size_t pad = 0;
         if (sane && (header & HEADER_RESERVED) != 0) sane = false;
         if (sane && (header & PAD_FLAG)) {
             sane = m.last >= 2 * WORD;
-            sane = sane && padding_length(word_at(s, m.last - 2 * WORD), &pad) && pad <= m.last - WORD;
+            sane = sane && peek_word(s, m.last - 2 * WORD, &padword) && padding_length(padword, &pad) &&
+                   pad <= m.last - WORD;
         }
         if (sane) {
             size_t begin = m.last - WORD - pad, prev = header & ~PAD_FLAG;
@@ -390,6 +414,7 @@ static fl_status stack_rewind(fl_allocator *a, fl_marker m)
     fl_status status = check_marker(s, m);
     if (status != FL_OK) return status;
     fli_count_bulk_release(&a->counters, a->counters.allocation_count - m.count, s->top - m.offset);
+    FLI_POISON(s->start + m.offset, s->top - m.offset);
     s->top = m.offset;
     s->last = m.last;
     return FL_OK;

@@ -373,3 +373,49 @@ fl_status fl_memory_dump_json(fl_memory *m, fl_json_write_fn write, void *user)
     put(j, "\n}\n");
     return FL_OK;
 }
+
+/* ---- the leak report (fl_memory_dump_leaks_json) ------------------------------------------ */
+
+typedef struct fli_leak_json {
+    const fli_json *j;
+    unsigned groups;
+    size_t bytes;
+} fli_leak_json;
+
+static void put_leak(const fl_leak *leak, void *user)
+{
+    fli_leak_json *lj = user;
+    const fli_json *j = lj->j;
+    put(j, lj->groups++ ? ", {" : "{");
+    key(j, "tag");
+    put_string(j, leak->tag);
+    put(j, ", ");
+    key(j, "type");
+    put_string(j, fl_memory_type_str(leak->type));
+    put(j, ", ");
+    field_u64(j, "count", leak->count, false);
+    field_u64(j, "bytes", leak->bytes, false);
+    key(j, "recorded");
+    put(j, leak->recorded ? "true}" : "false}");
+    lj->bytes += leak->bytes;
+}
+
+fl_status fl_memory_dump_leaks_json(fl_memory *m, fl_json_write_fn write, void *user)
+{
+    if (m == NULL || write == NULL)
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_memory_dump_leaks_json: %s is NULL",
+                        m ? "the write callback" : "the memory interface");
+    fli_json j = {write, user};
+    fli_leak_json lj = {&j, 0, 0};
+    size_t live = 0;
+    put(&j, "{");
+    key(&j, "leaks");
+    put(&j, "[");
+    fl_status st = fl_memory_report_leaks(m, put_leak, &lj, &live);
+    if (st != FL_OK) return st; /* cannot happen: m and the callback are set */
+    put(&j, "], ");
+    field_u64(&j, "live_allocations", live, false);
+    field_u64(&j, "recorded_bytes", lj.bytes, true);
+    put(&j, "}");
+    return FL_OK;
+}

@@ -115,7 +115,7 @@ static fl_status make_plan(const fl_memory_config *cfg, bool backed, plan *p)
         if (p->region_size[FL_MEMORY_SYSTEM] != 0) p->region_size[FL_MEMORY_SYSTEM] -= cfg->emergency_reserve;
     }
 
-    size_t max_records = cfg->max_records ? cfg->max_records : FLI_DEFAULT_RECORDS;
+    size_t max_records = fli_max_records(cfg);
     p->record_slots = fli_registry_slots(max_records);
     size_t at = 0;
     bool ok = add_aligned(&at, sizeof(struct fl_memory));
@@ -412,7 +412,11 @@ fl_status fl_memory_create(const fl_memory_config *config, fl_memory **out)
     memcpy(m->fallback, config->fallback, sizeof m->fallback);
     m->records = (fli_record *)(void *)(control + p.records_offset);
     m->record_slots = p.record_slots;
-    m->record_max = config->max_records ? config->max_records : FLI_DEFAULT_RECORDS;
+    m->record_max = fli_max_records(config);
+    m->debug = config->debug; /* debug.c; FLI_NO_DEBUG builds refuse a non-zero value */
+    m->guard = (config->debug & FL_DEBUG_GUARDS) ? FL_DEBUG_GUARD_BYTES : 0;
+    m->debug_report = config->debug_report;
+    m->debug_user = config->debug_user;
     m->next_callback_id = 1;
 
     /* Region buffers: carved from the backing block, or one mapping each. */
@@ -475,6 +479,7 @@ void fl_memory_destroy(fl_memory *mem)
     fli_os os = mem->os;
     void *control_mapping = mem->control_mapping;
     size_t control_size = mem->control_size;
+    if (FLI_DEBUG_ON(mem)) fli_debug_destroy(mem);
     release_regions(mem);
     fli_wait_teardown(mem);
     if (mem->thread_safe) fli_os_lock_destroy(&os, &mem->lock);

@@ -15,6 +15,7 @@
  *   sizing.c    the sizing helper
  *   wait.c      requests that wait for memory (timeout_ms): the condition variable
  *   defrag.c    fl_memory_defragment: moving relocatable allocations down
+ *   debug.c     debug options: guards, fills, quarantine, call sites, leak reports
  *
  * Locking: with thread_safe, every public entry takes m->lock once and calls the regions'
  * allocators through their ops directly (the allocators are created without locks of
@@ -161,7 +162,29 @@ typedef struct fli_record {
     fl_memory_flags flags;
     fl_memory_type type;
     fl_allocator_type allocator;
+    const char *file; /* call site (fl_memory_allocate_request_at), or NULL */
+    unsigned line;
 } fli_record;
+
+/* ---- debug options (debug.c) --------------------------------------------------------------- */
+
+/* A freed block waiting in the quarantine (FL_DEBUG_FILL): still allocated in its region,
+ * filled with FL_DEBUG_FREE_BYTE, its record's facts kept for the report. */
+typedef struct fli_quarantined {
+    void *ptr; /* NULL: empty */
+    size_t size, requested;
+    const char *tag, *file;
+    unsigned line;
+    fl_memory_type type;
+} fli_quarantined;
+
+/* Debug options are compiled out with FLI_NO_DEBUG (CMake -DFLMEM_DEBUG=OFF): the test
+ * is then a constant and every debug branch disappears. */
+#if defined(FLI_NO_DEBUG)
+#define FLI_DEBUG_ON(m) false
+#else
+#define FLI_DEBUG_ON(m) FLI_UNLIKELY((m)->debug != 0)
+#endif
 
 /* ---- pressure (pressure.c) ---------------------------------------------------------------- */
 
@@ -264,6 +287,15 @@ struct fl_memory {
     uint64_t defrag_runs, defrag_allocations, defrag_bytes;
     bool has_last_defrag;
     fl_defrag_result last_defrag;
+
+    /* debug options (debug.c); debug == 0 keeps every path as without them */
+    uint32_t debug;
+    size_t guard; /* FL_DEBUG_GUARD_BYTES with FL_DEBUG_GUARDS, else 0 */
+    fl_debug_report_fn debug_report;
+    void *debug_user;
+    uint64_t debug_overruns, debug_writes_after_free, debug_unrecorded;
+    unsigned quarantine_next;
+    fli_quarantined quarantine[FL_DEBUG_QUARANTINE];
 };
 
 /* ---- shared internal functions ---------------------------------------------------------- */
@@ -311,6 +343,14 @@ static inline void fli_account_free(fl_memory *m, const fli_region *r, size_t co
     fli_count_bulk_release(&m->views[r->strategy].base.counters, count, released);
     if (FLI_UNLIKELY(r->reserve)) m->reserve_used -= released;
     m->dirty |= r->bit;
+}
+
+/* Records the table holds: max_records, or its default (larger with debug options, which
+ * record every allocation). */
+static inline size_t fli_max_records(const fl_memory_config *cfg)
+{
+    if (cfg->max_records) return cfg->max_records;
+    return cfg->debug ? FL_DEBUG_RECORDS : FLI_DEFAULT_RECORDS;
 }
 
 /* profiles.c */
@@ -396,6 +436,32 @@ void fli_registry_remove(fl_memory *m, const void *ptr);
 void fli_registry_remove_range(fl_memory *m, uintptr_t from, uintptr_t to);
 void fli_registry_remove_region(fl_memory *m, const fli_region *r);
 fl_status fli_registry_validate(fl_memory *m);
+
+/* debug.c (called only when FLI_DEBUG_ON(m)) */
+/* A request as served: records it (every allocation gets one while room is left), writes
+ * the fill and the guard. Under the lock. */
+void fli_debug_fresh(fl_memory *m, const fli_region *r, void *ptr, size_t requested, size_t usable,
+                     fl_memory_flags flags, bool has_record);
+/* Before ptr (live in region r) is freed: checks its guard; with FL_DEBUG_FILL moves it to
+ * the quarantine and returns true (the caller then frees nothing: a block leaving the
+ * quarantine is freed through fli_debug_release). Refuses quarantined pointers (double
+ * free): *st gets the failure and true is returned. Under the lock. */
+bool fli_debug_on_free(fl_memory *m, fli_region *r, unsigned cls, void *ptr, fl_status *st, fli_pending *pending);
+/* Keeps the call site in ptr's record, if it has one. */
+void fli_debug_set_site(fl_memory *m, void *ptr, const char *file, unsigned line);
+/* What a caller sees of the live block at ptr whose allocator size is *size: with guards,
+ * the request (*size lowered); a quarantined ptr is refused (freed). */
+fl_status fli_debug_shown(fl_memory *m, const void *ptr, size_t *size);
+/* Is ptr in the quarantine (a freed pointer)? */
+bool fli_debug_quarantined(const fl_memory *m, const void *ptr);
+/* Guards and quarantine fills of everything live, for fl_memory_validate. */
+fl_status fli_debug_validate(fl_memory *m);
+/* A region's blocks are released in bulk: forget its quarantined blocks. */
+void fli_debug_forget_region(fl_memory *m, const fli_region *r);
+/* fl_memory_destroy: the leak report (FL_DEBUG_LEAKS_AT_DESTROY). */
+void fli_debug_destroy(fl_memory *m);
+/* The interface's free of one block, debug hooks aside (route.c). */
+fl_status fli_free_block_locked(fl_memory *m, fli_region *r, unsigned cls, void *ptr, fli_pending *pending);
 
 /* views.c */
 void fli_views_init(fl_memory *m);

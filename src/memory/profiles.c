@@ -296,6 +296,12 @@ fl_status fli_check_config(const fl_memory_config *c)
                             "the emergency reserve (%zu bytes) must be smaller than the System capacity (%zu)",
                             c->emergency_reserve, c->capacity[FL_MEMORY_SYSTEM]);
     }
+    if (c->debug & ~(uint32_t)FL_DEBUG_ALL)
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "debug options %u include unknown bits", (unsigned)c->debug);
+#if defined(FLI_NO_DEBUG)
+    if (c->debug != 0)
+        return fli_fail(FL_ERR_NOT_SUPPORTED, "debug options %u were compiled out (FLMEM_DEBUG=OFF)", (unsigned)c->debug);
+#endif
     if (c->max_records > (SIZE_MAX / 4) / sizeof(fli_record))
         return fli_fail(FL_ERR_INVALID_PARAMETERS, "max_records %zu is too large", c->max_records);
     return FL_OK;

@@ -35,6 +35,8 @@ typedef struct fli_req {
     fl_relocate_fn on_relocate;
     void *relocate_user;
     uint32_t timeout_ms; /* 0: fail at once (only fl_memory_allocate_request sets it) */
+    const char *file; /* call site (fl_memory_allocate_request_at), or NULL */
+    unsigned line;
 } fli_req;
 
 typedef struct route_plan {
@@ -190,12 +192,17 @@ static fl_status serve_general(fli_region *r, size_t size, size_t align, served 
 HOT fl_status serve(fli_region *r, size_t size, size_t align, served *s)
 {
     s->r = r;
+    fl_status st;
     switch (r->strategy) {
-    case FL_ALLOCATOR_POOL: return serve_pool(r, size, align, s);
+    case FL_ALLOCATOR_POOL: st = serve_pool(r, size, align, s); break;
     case FL_ALLOCATOR_LINEAR:
-    case FL_ALLOCATOR_STACK: return serve_tracked(r, size, align, s);
-    default: return serve_general(r, size, align, s);
+    case FL_ALLOCATOR_STACK: st = serve_tracked(r, size, align, s); break;
+    default: st = serve_general(r, size, align, s); break;
     }
+    /* Memory checkers (core/poison.h): the allocator opened the bytes asked of it; the
+     * interface promises every usable byte. */
+    if (FLI_LIKELY(st == FL_OK)) FLI_UNPOISON(s->ptr, s->usable);
+    return st;
 }
 
 /* Tries the route in order, then the reserve. FL_OK, FL_ERR_OUT_OF_MEMORY (some region
@@ -259,15 +266,23 @@ static fl_status route(fl_memory *m, const fli_req *q, served *s) { return route
 
 static fl_status route_planned(fl_memory *m, const fli_req *q, served *s)
 {
+    /* Debug guards (debug.c): the region serves the request plus its guard bytes. */
+    bool debug = FLI_DEBUG_ON(m);
+    fli_req guarded;
+    if (debug) {
+        guarded = *q;
+        guarded.size += m->guard; /* the size was checked to stay FL_ALIGN_MAX below SIZE_MAX */
+    }
+    const fli_req *tq = debug ? &guarded : q;
     route_plan plan;
-    plan_route(m, q, &plan); /* reads only what create fixed: no lock needed */
+    plan_route(m, tq, &plan); /* reads only what create fixed: no lock needed */
     bool needs_record = q->tag != NULL || (q->flags & FL_FLAG_RELOCATABLE);
     fli_pending pending;
     pending.count = 0;
 
     fli_mem_lock(m);
     bool table_full = needs_record && m->record_count >= m->record_max;
-    fl_status st = table_full ? FL_ERR_OUT_OF_MEMORY : try_route(m, q, &plan, s);
+    fl_status st = table_full ? FL_ERR_OUT_OF_MEMORY : try_route(m, tq, &plan, s);
     if (FLI_UNLIKELY(st == FL_ERR_OUT_OF_MEMORY) && m->callback_count != 0) {
         /* Let the callbacks free memory, then try once more. */
         raise_route(m, &plan, &pending);
@@ -276,10 +291,10 @@ static fl_status route_planned(fl_memory *m, const fli_req *q, served *s)
         pending.count = 0;
         fli_mem_lock(m);
         table_full = needs_record && m->record_count >= m->record_max;
-        st = table_full ? FL_ERR_OUT_OF_MEMORY : try_route(m, q, &plan, s);
+        st = table_full ? FL_ERR_OUT_OF_MEMORY : try_route(m, tq, &plan, s);
     }
     if (FLI_UNLIKELY(st == FL_ERR_OUT_OF_MEMORY) && q->timeout_ms != 0 && m->can_wait &&
-        (table_full || route_could_fit(m, q, &plan))) {
+        (table_full || route_could_fit(m, tq, &plan))) {
         /* Sleep until another thread frees memory, try again, until the deadline (wait.c). */
         fli_deadline deadline;
         fli_wait_start(m, q->timeout_ms, &deadline);
@@ -287,7 +302,7 @@ static fl_status route_planned(fl_memory *m, const fli_req *q, served *s)
         do {
             more = fli_wait_locked(m, &deadline);
             table_full = needs_record && m->record_count >= m->record_max;
-            st = table_full ? FL_ERR_OUT_OF_MEMORY : try_route(m, q, &plan, s);
+            st = table_full ? FL_ERR_OUT_OF_MEMORY : try_route(m, tq, &plan, s);
         } while (st == FL_ERR_OUT_OF_MEMORY && more);
         if (st == FL_ERR_OUT_OF_MEMORY) st = FL_ERR_TIMEOUT;
         m->waited++; /* for fl_memory_dump_json */
@@ -307,6 +322,12 @@ static fl_status route_planned(fl_memory *m, const fli_req *q, served *s)
             rec->flags = q->flags;
             rec->type = s->r->type;
             rec->allocator = s->r->strategy;
+            rec->file = q->file;
+            rec->line = q->line;
+        }
+        if (debug) {
+            fli_debug_fresh(m, s->r, s->ptr, q->size, s->usable, q->flags, needs_record);
+            if (!needs_record && q->file) fli_debug_set_site(m, s->ptr, q->file, q->line);
         }
     } else if (st == FL_ERR_OUT_OF_MEMORY || st == FL_ERR_TIMEOUT) {
         fl_memory_type counted = plan.count ? m->regions[plan.region[0]].type : q->type;
@@ -330,7 +351,7 @@ static fl_status route_planned(fl_memory *m, const fli_req *q, served *s)
         return fli_fail(st, "no %s memory for %zu bytes aligned to %zu%s", fl_memory_type_str(q->type), q->size,
                         q->align, q->fallback ? " (fallback chain tried)" : "");
     }
-    if (q->flags & FL_FLAG_ZERO) memset(s->ptr, 0, s->usable);
+    if ((q->flags & FL_FLAG_ZERO) && !debug) memset(s->ptr, 0, s->usable); /* debug: done by fli_debug_fresh */
     return FL_OK;
 }
 
@@ -380,11 +401,23 @@ static inline bool plain_request_ok(const fl_memory *m, size_t size, size_t alig
            (m->max_allocation == 0 || size <= m->max_allocation);
 }
 
+/* With debug guards, an allocation's size is its request (the record's), not the block's. */
+static void shown_size(fl_memory *m, fl_allocation *out)
+{
+    fli_mem_lock(m);
+    const fli_record *rec = m->record_count ? fli_registry_find(m, out->ptr) : NULL;
+    if (rec && rec->size >= rec->requested + m->guard) out->size = rec->requested;
+    fli_mem_unlock(m);
+}
+
 static fl_status allocate_core(fl_memory *m, const fli_req *q, fl_allocation *out)
 {
     served s;
     fl_status st = route(m, q, &s);
-    if (FLI_LIKELY(st == FL_OK)) fill_allocation(&s, q, out);
+    if (FLI_LIKELY(st == FL_OK)) {
+        fill_allocation(&s, q, out);
+        if (FLI_DEBUG_ON(m) && m->guard) shown_size(m, out);
+    }
     return st;
 }
 
@@ -447,9 +480,25 @@ fl_status fl_memory_allocate_request(fl_memory *m, const fl_alloc_request *req, 
     fl_status st = check_request(m, req->size, req->alignment, req->preferred_type, req->flags,
                                  req->preferred_allocator, req->on_relocate, &align);
     if (st != FL_OK) return st;
-    fli_req q = {req->size,           align, req->preferred_type, req->flags,          req->preferred_allocator,
-                 req->allow_fallback, false, req->tag,            req->on_relocate,    req->relocate_user,
-                 req->timeout_ms};
+    fli_req q = {req->size,           align, req->preferred_type, req->flags,       req->preferred_allocator,
+                 req->allow_fallback, false, req->tag,            req->on_relocate, req->relocate_user,
+                 req->timeout_ms,     NULL,  0};
+    return allocate_core(m, &q, out);
+}
+
+fl_status fl_memory_allocate_request_at(fl_memory *m, const fl_alloc_request *req, const char *file, unsigned line,
+                                        fl_allocation *out)
+{
+    if (FLI_UNLIKELY(m == NULL || req == NULL || out == NULL))
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_memory_allocate_request_at: %s is NULL",
+                        m == NULL ? "the memory interface" : req == NULL ? "the request" : "out");
+    size_t align = FL_ALIGN_DEFAULT;
+    fl_status st = check_request(m, req->size, req->alignment, req->preferred_type, req->flags,
+                                 req->preferred_allocator, req->on_relocate, &align);
+    if (st != FL_OK) return st;
+    fli_req q = {req->size,           align, req->preferred_type, req->flags,       req->preferred_allocator,
+                 req->allow_fallback, false, req->tag,            req->on_relocate, req->relocate_user,
+                 req->timeout_ms,     file,  line};
     return allocate_core(m, &q, out);
 }
 
@@ -464,8 +513,9 @@ fl_status fl_memory_allocate_typed(fl_memory *m, size_t size, fl_memory_type typ
         fl_status st = check_request(m, size, alignment, type, flags, FL_ALLOCATOR_AUTO, NULL, &align);
         if (st != FL_OK) return st;
     }
-    if (FLI_LIKELY(!(flags & CAPABILITY_FLAGS)) && serve_plain_type(m, type, size, align, flags, out)) return FL_OK;
-    fli_req q = {size, align, type, flags, FL_ALLOCATOR_AUTO, false, false, NULL, NULL, NULL, 0};
+    if (FLI_LIKELY(!(flags & CAPABILITY_FLAGS)) && !FLI_DEBUG_ON(m) && serve_plain_type(m, type, size, align, flags, out))
+        return FL_OK;
+    fli_req q = {size, align, type, flags, FL_ALLOCATOR_AUTO, false, false, NULL, NULL, NULL, 0, NULL, 0};
     return allocate_core(m, &q, out);
 }
 
@@ -478,8 +528,9 @@ fl_status fl_memory_allocate(fl_memory *m, size_t size, size_t alignment, fl_all
         fl_status st = check_request(m, size, alignment, FL_MEMORY_SYSTEM, FL_FLAG_NONE, FL_ALLOCATOR_AUTO, NULL, &align);
         if (st != FL_OK) return st;
     }
-    if (FLI_LIKELY(serve_plain_type(m, FL_MEMORY_SYSTEM, size, align, FL_FLAG_NONE, out))) return FL_OK;
-    fli_req q = {size, align, FL_MEMORY_SYSTEM, FL_FLAG_NONE, FL_ALLOCATOR_AUTO, true, false, NULL, NULL, NULL, 0};
+    if (FLI_LIKELY(!FLI_DEBUG_ON(m)) && serve_plain_type(m, FL_MEMORY_SYSTEM, size, align, FL_FLAG_NONE, out))
+        return FL_OK;
+    fli_req q = {size, align, FL_MEMORY_SYSTEM, FL_FLAG_NONE, FL_ALLOCATOR_AUTO, true, false, NULL, NULL, NULL, 0, NULL, 0};
     return allocate_core(m, &q, out);
 }
 
@@ -490,7 +541,7 @@ fl_status fli_route_strategy(fl_memory *m, fl_allocator_type strategy, size_t si
     if (m->max_allocation != 0 && size > m->max_allocation)
         return fli_fail(FL_ERR_INVALID_PARAMETERS, "size %zu exceeds this profile's max_allocation %zu", size,
                         m->max_allocation);
-    fli_req q = {size, alignment, FL_MEMORY_SYSTEM, FL_FLAG_NONE, strategy, false, true, NULL, NULL, NULL, 0};
+    fli_req q = {size, alignment, FL_MEMORY_SYSTEM, FL_FLAG_NONE, strategy, false, true, NULL, NULL, NULL, 0, NULL, 0};
     served s;
     fl_status st = route(m, &q, &s);
     if (st == FL_OK) *out = s.ptr;
@@ -543,7 +594,7 @@ static fl_status not_owned(const void *ptr)
 }
 
 /* Frees ptr, known to lie in region r, with every counter updated. */
-HOT fl_status free_locked(fl_memory *m, fli_region *r, unsigned cls, void *ptr, fli_pending *pending)
+HOT fl_status free_block(fl_memory *m, fli_region *r, unsigned cls, void *ptr, fli_pending *pending)
 {
     size_t released;
     fl_status st;
@@ -577,6 +628,19 @@ HOT fl_status free_locked(fl_memory *m, fli_region *r, unsigned cls, void *ptr, 
     fli_pressure_update(m, r->type, pending);
     fli_wake_waiters(m);
     return FL_OK;
+}
+
+fl_status fli_free_block_locked(fl_memory *m, fli_region *r, unsigned cls, void *ptr, fli_pending *pending)
+{
+    return free_block(m, r, cls, ptr, pending);
+}
+
+/* free_block behind the debug options' check (guards, fill, quarantine: debug.c). */
+HOT fl_status free_locked(fl_memory *m, fli_region *r, unsigned cls, void *ptr, fli_pending *pending)
+{
+    fl_status st;
+    if (FLI_DEBUG_ON(m) && fli_debug_on_free(m, r, cls, ptr, &st, pending)) return st;
+    return free_block(m, r, cls, ptr, pending);
 }
 
 fl_status fl_memory_deallocate(fl_memory *m, void *ptr)
@@ -624,6 +688,7 @@ static fl_status describe_locked(fl_memory *m, const void *ptr, fl_allocation *o
     size_t size;
     fl_status st = fli_live_size(m, r, cls, ptr, &size);
     if (st != FL_OK) return st;
+    if (FLI_DEBUG_ON(m) && (st = fli_debug_shown(m, ptr, &size)) != FL_OK) return st;
     const fli_record *rec = m->record_count ? fli_registry_find(m, ptr) : NULL;
     uintptr_t a = (uintptr_t)ptr;
     size_t natural = (size_t)(a & (~a + 1));
@@ -702,7 +767,8 @@ fl_status fl_memory_reallocate(fl_memory *m, void *ptr, size_t new_size, fl_allo
     }
     fli_mem_unlock(m);
     if (st != FL_OK) return st;
-    if (new_size <= old.size) {
+    /* With debug guards only an unchanged size stays: the guard sits right after the request. */
+    if (new_size <= old.size && !(FLI_DEBUG_ON(m) && m->guard && new_size != old.size)) {
         *out = old;
         return FL_OK;
     }
@@ -710,11 +776,11 @@ fl_status fl_memory_reallocate(fl_memory *m, void *ptr, size_t new_size, fl_allo
     /* Move: a new block of the same type (and its fallbacks), then copy, then free. The
      * record is moved by hand below, so the new request carries no tag of its own. */
     fl_memory_flags keep = has_record ? (saved.flags & (CAPABILITY_FLAGS | FL_FLAG_CRITICAL)) : 0;
-    fli_req q = {new_size, FL_ALIGN_DEFAULT, old.type, keep, FL_ALLOCATOR_AUTO, true, false, NULL, NULL, NULL, 0};
+    fli_req q = {new_size, FL_ALIGN_DEFAULT, old.type, keep, FL_ALLOCATOR_AUTO, true, false, NULL, NULL, NULL, 0, NULL, 0};
     served s;
     st = route(m, &q, &s);
     if (st != FL_OK) return st;
-    memcpy(s.ptr, ptr, old.size);
+    memcpy(s.ptr, ptr, old.size < new_size ? old.size : new_size); /* debug guards move on shrinking too */
 
     fli_pending pending;
     pending.count = 0;
@@ -724,7 +790,9 @@ fl_status fl_memory_reallocate(fl_memory *m, void *ptr, size_t new_size, fl_allo
     /* Another thread may have freed ptr meanwhile (the caller's race): then undo. */
     st = r ? free_locked(m, r, cls, ptr, &pending) : not_owned(ptr);
     if (st == FL_OK && has_record) {
-        fli_record *rec = fli_registry_insert(m, s.ptr);
+        /* With debug options the new block has a record already (debug.c). */
+        fli_record *rec = fli_registry_find(m, s.ptr);
+        if (rec == NULL) rec = fli_registry_insert(m, s.ptr);
         *rec = saved;
         rec->ptr = s.ptr;
         rec->size = s.usable;
@@ -745,5 +813,6 @@ fl_status fl_memory_reallocate(fl_memory *m, void *ptr, size_t new_size, fl_allo
     if (st != FL_OK) return st;
     fill_allocation(&s, &q, out);
     if (has_record) out->flags = saved.flags | s.r->caps;
+    if (FLI_DEBUG_ON(m) && m->guard) shown_size(m, out);
     return FL_OK;
 }

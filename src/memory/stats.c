@@ -287,7 +287,9 @@ static fl_status validate_locked(fl_memory *m)
         FLI_VALIDATE(m->level[i] == now || m->level[i] == FL_PRESSURE_CRITICAL,
                      "pressure level %u of index %u should be %u", (unsigned)m->level[i], i, (unsigned)now);
     }
-    return fli_registry_validate(m);
+    fl_status st = fli_registry_validate(m);
+    if (st == FL_OK && FLI_DEBUG_ON(m)) st = fli_debug_validate(m);
+    return st;
 }
 
 fl_status fl_memory_validate(fl_memory *m)

@@ -147,6 +147,7 @@ void fli_reset_region_locked(fl_memory *m, fli_region *r, fli_pending *pending)
         (void)fli_rewind_locked(m, r, empty, pending); /* {0} is always accepted */
         return;
     }
+    if (FLI_DEBUG_ON(m)) fli_debug_forget_region(m, r);
     if (m->record_count) fli_registry_remove_region(m, r);
     size_t count = 0, used = 0;
     for (unsigned c = 0; c < r->class_count; c++) {

@@ -35,7 +35,12 @@ static void trim_block(const void *block, size_t size, bool used, void *user)
     uintptr_t start = (uintptr_t)block + TRIM_MARGIN, end = (uintptr_t)block + size - TRIM_MARGIN;
     uintptr_t lo = fli_align_up_addr(start, w->page), hi = end & ~(uintptr_t)(w->page - 1);
     if (lo >= hi || lo < start) return;
+    /* Memory checkers: the platform may write the released pages (zeroes); a free block's
+     * poison comes back after. */
+    bool poisoned = FLI_IS_POISONED((void *)lo, (size_t)(hi - lo));
+    if (poisoned) FLI_OPEN((void *)lo, (size_t)(hi - lo));
     fli_os_release(w->os, (void *)lo, (size_t)(hi - lo));
+    if (poisoned) FLI_POISON((void *)lo, (size_t)(hi - lo));
     w->released += (size_t)(hi - lo);
 }
 

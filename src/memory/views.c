@@ -87,6 +87,7 @@ static fl_status view_usable_size(const fl_allocator *a, const void *ptr, size_t
                        ? fli_live_size(m, r, cls, ptr, out)
                        : fli_fail(FL_ERR_INVALID_PARAMETERS, "pointer %p was not allocated by the %s handle", ptr,
                                   a->name);
+    if (st == FL_OK && FLI_DEBUG_ON(m)) st = fli_debug_shown(m, ptr, out); /* guards, quarantine */
     fli_mem_unlock(m);
     return st;
 }

@@ -1,0 +1,167 @@
+/*
+ * A deliberately buggy program: each mode makes one mistake a game could make with memory
+ * from flight-memory, or (mode "clean") none. tests/checkers/run_checker.sh runs it under
+ * AddressSanitizer or Valgrind memcheck and checks that the tool reports the mistake (and,
+ * for "clean", that it reports nothing): the allocators' poisoning (src/core/poison.h) is
+ * what lets the tools see inside our blocks, which they otherwise take for one large live
+ * object.
+ *
+ * Every bad access goes through a volatile pointer, so the compiler keeps it.
+ */
+#include <flight/memory.h>
+
+#include <stdio.h>
+#include <string.h>
+
+static unsigned char arena[1 << 16];
+
+static fl_allocator *make(fl_allocator_type type, size_t block)
+{
+    fl_allocator_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.type = type;
+    cfg.buffer = arena;
+    cfg.size = sizeof arena;
+    cfg.block_size = block;
+    fl_allocator *a = NULL;
+    if (fl_allocator_create(&cfg, &a) != FL_OK) {
+        fprintf(stderr, "create failed: %s\n", fl_last_error()->message);
+        return NULL;
+    }
+    return a;
+}
+
+static void *take(fl_allocator *a, size_t size)
+{
+    void *p = NULL;
+    if (fl_allocator_allocate(a, size, 0, &p) != FL_OK) fprintf(stderr, "allocate failed\n");
+    memset(p, 1, size);
+    return p;
+}
+
+static int read_at(const void *p, size_t offset)
+{
+    const volatile unsigned char *v = (const volatile unsigned char *)p;
+    return v[offset];
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "clean";
+    int sink = 0;
+    fprintf(stderr, "buggy: mode %s\n", mode);
+    if (strcmp(mode, "pool-overread") == 0) {
+        /* 40 bytes asked of a pool of 64-byte blocks: byte 48 is inside the block. */
+        fl_allocator *a = make(FL_ALLOCATOR_POOL, 64);
+        unsigned char *p = take(a, 40);
+        sink += read_at(p, 48);
+        fl_allocator_destroy(a);
+    } else if (strcmp(mode, "pool-use-after-free") == 0) {
+        fl_allocator *a = make(FL_ALLOCATOR_POOL, 64);
+        unsigned char *p = take(a, 64);
+        (void)take(a, 64);
+        fl_allocator_deallocate(a, p);
+        sink += read_at(p, 16); /* in the free list now */
+        fl_allocator_destroy(a);
+    } else if (strcmp(mode, "buddy-use-after-free") == 0) {
+        fl_allocator *a = make(FL_ALLOCATOR_BUDDY, 0);
+        unsigned char *p = take(a, 256);
+        fl_allocator_deallocate(a, p);
+        sink += read_at(p, 128);
+        fl_allocator_destroy(a);
+    } else if (strcmp(mode, "linear-overflow") == 0) {
+        fl_allocator *a = make(FL_ALLOCATOR_LINEAR, 0);
+        unsigned char *p = take(a, 100);
+        sink += read_at(p, 100); /* one past the end, nothing allocated after it */
+        fl_allocator_destroy(a);
+    } else if (strcmp(mode, "stack-use-after-pop") == 0) {
+        fl_allocator *a = make(FL_ALLOCATOR_STACK, 0);
+        unsigned char *p = take(a, 64);
+        fl_allocator_deallocate(a, p);
+        sink += read_at(p, 8);
+        fl_allocator_destroy(a);
+    } else if (strcmp(mode, "memory-pool-overflow") == 0) {
+        /* Through the memory interface: past a 64-byte pool block into the next (free) one. */
+        fl_memory_config cfg;
+        fl_memory_config_default(FL_PLATFORM_DREAMCAST, &cfg);
+        fl_memory *m = NULL;
+        if (fl_memory_create(&cfg, &m) != FL_OK) return 2;
+        fl_allocation al;
+        if (fl_memory_allocate_typed(m, 64, FL_MEMORY_POOL, 0, 0, &al) != FL_OK) return 2;
+        memset(al.ptr, 1, al.size);
+        sink += read_at(al.ptr, al.size + 8);
+        fl_memory_destroy(m);
+    } else if (strcmp(mode, "memory-heap-use-after-free") == 0) {
+        /* A System block of the free list, freed with FL_DEBUG_FILL: the debug quarantine
+         * poisons it, so the tools see a use after free even in the free list, whose own
+         * blocks they cannot see into (docs/debugging.md). */
+        fl_memory_config cfg;
+        fl_memory_config_default(FL_PLATFORM_DREAMCAST, &cfg);
+        cfg.debug = FL_DEBUG_FILL;
+        fl_memory *m = NULL;
+        if (fl_memory_create(&cfg, &m) != FL_OK) return 2;
+        fl_allocation al;
+        if (fl_memory_allocate_typed(m, 4000, FL_MEMORY_SYSTEM, 0, 0, &al) != FL_OK) return 2;
+        if (al.allocator != FL_ALLOCATOR_FREELIST) return 2;
+        memset(al.ptr, 1, al.size);
+        fl_memory_deallocate(m, al.ptr);
+        sink += read_at(al.ptr, 100);
+        fl_memory_destroy(m);
+    } else if (strcmp(mode, "clean") == 0) {
+        /* Every allocator used correctly, the bookkeeping walked: no report expected. */
+        static const fl_allocator_type types[] = {FL_ALLOCATOR_POOL, FL_ALLOCATOR_LINEAR, FL_ALLOCATOR_STACK,
+                                                  FL_ALLOCATOR_BUDDY, FL_ALLOCATOR_FREELIST};
+        for (unsigned t = 0; t < sizeof types / sizeof types[0]; t++) {
+            fl_allocator *a = make(types[t], 48);
+            void *ps[64];
+            for (int round = 0; round < 3; round++) {
+                for (int i = 0; i < 64; i++) {
+                    ps[i] = take(a, (size_t)(1 + (i * 7) % 48));
+                    sink += read_at(ps[i], 0);
+                }
+                if (fl_allocator_validate(a) != FL_OK) return 3;
+                for (int i = 63; i >= 0; i -= (types[t] == FL_ALLOCATOR_STACK ? 1 : 2)) fl_allocator_deallocate(a, ps[i]);
+                if (fl_allocator_validate(a) != FL_OK) return 3;
+                fl_marker mk = fl_allocator_mark(a);
+                (void)mk;
+                fl_allocator_reset(a);
+            }
+            fl_allocator_destroy(a);
+            sink += arena[100]; /* the buffer is the caller's again */
+        }
+        fl_memory_config cfg;
+        fl_memory_config_default(FL_PLATFORM_DREAMCAST, &cfg);
+        fl_memory *m = NULL;
+        if (fl_memory_create(&cfg, &m) != FL_OK) return 2;
+        fl_allocation al[32];
+        for (int i = 0; i < 32; i++) {
+            if (fl_memory_allocate(m, (size_t)(8 + i * 40), 0, &al[i]) != FL_OK) return 2;
+            memset(al[i].ptr, 2, al[i].size);
+        }
+        if (fl_memory_validate(m) != FL_OK) return 3;
+        for (int i = 0; i < 32; i++) fl_memory_deallocate(m, al[i].ptr);
+        fl_memory_destroy(m);
+        /* Every debug option (guards and quarantine poisoned by the interface) used correctly. */
+        cfg.debug = FL_DEBUG_ALL;
+        if (fl_memory_create(&cfg, &m) != FL_OK) return 0; /* FLMEM_DEBUG=OFF */
+        for (int round = 0; round < 4; round++) {
+            for (int i = 0; i < 32; i++) {
+                fl_memory_type t = i % 3 == 0 ? FL_MEMORY_SYSTEM : i % 3 == 1 ? FL_MEMORY_POOL : FL_MEMORY_VIDEO;
+                if (fl_memory_allocate_typed(m, (size_t)(8 + i * 60), t, 0, 0, &al[i]) != FL_OK) return 2;
+                memset(al[i].ptr, 3, al[i].size);
+            }
+            if (fl_memory_validate(m) != FL_OK) return 3;
+            for (int i = 0; i < 32; i += 2) fl_memory_deallocate(m, al[i].ptr);
+            if (fl_memory_validate(m) != FL_OK) return 3;
+            for (int i = 1; i < 32; i += 2) fl_memory_deallocate(m, al[i].ptr);
+        }
+        fl_memory_debug_flush(m);
+        if (fl_memory_validate(m) != FL_OK) return 3;
+        fl_memory_destroy(m);
+    } else {
+        fprintf(stderr, "unknown mode %s\n", mode);
+        return 2;
+    }
+    printf("buggy: finished (%d)\n", sink);
+    return 0;
+}
