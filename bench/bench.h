@@ -29,6 +29,7 @@
 #endif
 
 #include <flight/memory.h>
+#include <flight/memory_fast.h> /* the "-inline" rows */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -65,7 +66,12 @@ typedef struct bench_config {
     bool pin;            /* pin the process to one CPU (Linux) */
     FILE *csv;           /* NULL: no CSV output */
     double timer_overhead_ns; /* median cost of one clock read pair, subtracted in W4 */
+    const char *only;    /* NULL, or comma-separated row labels: measure just those (ratios
+                            need the C library's row); for profiling one row with callgrind */
 } bench_config;
+
+/* True when --only is absent or names `label`. */
+bool bench_selected(const bench_config *cfg, const char *label);
 
 /* ---- the clock (timing.c) -------------------------------------------------------------- */
 
@@ -98,6 +104,14 @@ void bench_percentiles(const uint32_t *samples, size_t count, double out[BENCH_P
 
 /* ---- what is measured (runner.c) ------------------------------------------------------- */
 
+/* How a row calls the allocator: the fl_allocator_* functions, or the inline fast paths
+ * of <flight/memory_fast.h> (rows labelled "pool-inline", "linear-inline"). */
+typedef enum bench_path {
+    BENCH_CALL,        /* fl_allocator_allocate / fl_allocator_deallocate */
+    BENCH_POOL_FAST,   /* fl_pool_allocate_fast / fl_pool_deallocate_fast */
+    BENCH_LINEAR_FAST  /* fl_linear_allocate_fast (frees: fl_allocator_deallocate) */
+} bench_path;
+
 /* One column of a table: an allocator and how the bench sets it up. */
 typedef struct bench_backend {
     const char *label;       /* "pool", "glibc", ... */
@@ -106,6 +120,7 @@ typedef struct bench_backend {
     size_t arena_bytes;      /* the caller buffer given at create; 0: none (libc, system) */
     size_t block_size;       /* pool: the block size */
     bool frees_by_reset;     /* W2: a frame is freed with one fl_allocator_reset (linear) */
+    bench_path path;
 } bench_backend;
 
 /* The state of one replay: the allocator under test and what the replay observed. */
@@ -121,8 +136,19 @@ typedef struct bench_run {
 /* Records the first real error of a replay (the replay carries on; the row is an error). */
 void bench_run_fail(bench_run *run, const char *what, const void *ptr, size_t size, fl_status status);
 
-/* Allocates `size` bytes; NULL when refused (counted as an OOM, or recorded as an error). */
-static inline unsigned char *bench_alloc(bench_run *run, size_t size)
+/* Forced inline: each replay loop gets a copy specialised to its constant `path` (and the
+ * inline rows' allocator code inside it). */
+#if defined(__GNUC__) || defined(__clang__)
+#define BENCH_INLINE static inline __attribute__((always_inline))
+#define BENCH_NOINLINE static __attribute__((noinline))
+#else
+#define BENCH_INLINE static inline
+#define BENCH_NOINLINE static
+#endif
+
+/* Allocates `size` bytes; NULL when refused (counted as an OOM, or recorded as an error).
+ * `path` is a constant wherever this is inlined, so each replay loop calls one function. */
+BENCH_INLINE unsigned char *bench_alloc_via(bench_run *run, size_t size, bench_path path)
 {
     void *p = NULL;
     if (run->a == NULL) {
@@ -132,7 +158,9 @@ static inline unsigned char *bench_alloc(bench_run *run, size_t size)
             return NULL;
         }
     } else {
-        fl_status status = fl_allocator_allocate(run->a, size, 0, &p);
+        fl_status status = path == BENCH_POOL_FAST     ? fl_pool_allocate_fast(run->a, size, 0, &p)
+                           : path == BENCH_LINEAR_FAST ? fl_linear_allocate_fast(run->a, size, 0, &p)
+                                                       : fl_allocator_allocate(run->a, size, 0, &p);
         if (status != FL_OK) {
             if (status == FL_ERR_OUT_OF_MEMORY)
                 run->ooms++;
@@ -145,17 +173,22 @@ static inline unsigned char *bench_alloc(bench_run *run, size_t size)
     return (unsigned char *)p;
 }
 
+static inline unsigned char *bench_alloc(bench_run *run, size_t size) { return bench_alloc_via(run, size, BENCH_CALL); }
+
 /* Reads the block's byte into the checksum, then frees the block. */
-static inline void bench_release(bench_run *run, unsigned char *p)
+BENCH_INLINE void bench_release_via(bench_run *run, unsigned char *p, bench_path path)
 {
     run->checksum += *p;
     if (run->a == NULL) {
         free(p);
     } else {
-        fl_status status = fl_allocator_deallocate(run->a, p);
+        fl_status status = path == BENCH_POOL_FAST ? fl_pool_deallocate_fast(run->a, p)
+                                                   : fl_allocator_deallocate(run->a, p);
         if (status != FL_OK) bench_run_fail(run, "deallocate failed", p, 0, status);
     }
 }
+
+static inline void bench_release(bench_run *run, unsigned char *p) { bench_release_via(run, p, BENCH_CALL); }
 
 /* End of a replay: the byte goes into the checksum; only the C library frees one by one
  * (an allocator's blocks all go when it is destroyed, which the stack needs: its frees

@@ -2,7 +2,7 @@
  * flmem_bench: flags, the run's header, the workloads in order, the exit status.
  *
  *   flmem_bench [--quick] [--reps N] [--workload W1|W2|W3|W4|all[,...]] [--csv FILE]
- *               [--seed N] [--no-pin]
+ *               [--seed N] [--no-pin] [--only LABEL[,...]]
  *
  * Exit status: 0 whether or not targets are met (this is a measurement, not a test); 1 on a
  * real error (an allocator returned a misaligned pointer, failed a free or validate, handed
@@ -30,8 +30,9 @@ static void usage(FILE *out)
             "  --csv FILE         also write machine-readable rows to FILE\n"
             "  --seed N           seed of the op sequences (default 0x%x)\n"
             "  --no-pin           do not pin the process to one CPU\n"
+            "  --only LABELS      measure only these rows, e.g. pool,pool-inline,%s (ratios need %s)\n"
             "  --help             this text\n",
-            DEFAULT_REPS, QUICK_REPS, (unsigned)DEFAULT_SEED);
+            DEFAULT_REPS, QUICK_REPS, (unsigned)DEFAULT_SEED, BENCH_LIBC_LABEL, BENCH_LIBC_LABEL);
 }
 
 static bool parse_workloads(const char *text, unsigned *out)
@@ -51,6 +52,20 @@ static bool parse_workloads(const char *text, unsigned *out)
     }
     *out = mask;
     return mask != 0;
+}
+
+bool bench_selected(const bench_config *cfg, const char *label)
+{
+    if (cfg->only == NULL) return true;
+    size_t n = strlen(label);
+    for (const char *item = cfg->only; *item;) {
+        const char *end = strchr(item, ',');
+        size_t len = end ? (size_t)(end - item) : strlen(item);
+        if (len == n && strncmp(item, label, n) == 0) return true;
+        if (end == NULL) break;
+        item = end + 1;
+    }
+    return false;
 }
 
 static bool parse_u64(const char *text, uint64_t *out)
@@ -87,6 +102,9 @@ static int parse_flags(int argc, char **argv, bench_config *cfg, const char **cs
             i++;
         } else if (strcmp(flag, "--csv") == 0 && value) {
             *csv_path = value;
+            i++;
+        } else if (strcmp(flag, "--only") == 0 && value && *value) {
+            cfg->only = value;
             i++;
         } else if (strcmp(flag, "--seed") == 0 && value && parse_u64(value, &number)) {
             cfg->seed = number;

@@ -19,7 +19,9 @@ typedef struct bench_target {
 
 static const bench_target targets[] = {
     {"W1", "pool", false, 0.40},
+    {"W1", "pool-inline", false, 0.40},
     {"W2", "linear", false, 0.15},
+    {"W2", "linear-inline", false, 0.15},
     {"W3", "freelist", false, 0.40},
     {"W4", "freelist", true, 1000.0},
 };
@@ -39,13 +41,13 @@ static const bench_row *libc_row(const bench_table *table, const char *workload)
 
 static void print_unmeasured(const bench_row *row)
 {
-    printf("  %-11s %-9s %9s   %s\n", row->workload, row->allocator,
+    printf("  %-11s %-13s %9s   %s\n", row->workload, row->allocator,
            row->state == BENCH_ROW_NA ? "n/a" : "ERROR", row->note);
 }
 
 static void print_pair_table(const bench_table *table)
 {
-    printf("  %-11s %-9s %9s %17s %7s %6s %10s\n", "workload", "allocator", "ns/pair", "min..max", "ratio",
+    printf("  %-11s %-13s %9s %17s %7s %6s %10s\n", "workload", "allocator", "ns/pair", "min..max", "ratio",
            "OOMs", "arena MiB");
     for (size_t i = 0; i < table->count; i++) {
         const bench_row *row = &table->rows[i];
@@ -63,14 +65,14 @@ static void print_pair_table(const bench_table *table)
             snprintf(arena, sizeof arena, "%.1f", mib(row->arena_bytes));
         else
             snprintf(arena, sizeof arena, "-");
-        printf("  %-11s %-9s %9.2f %17s %7s %6llu %10s\n", row->workload, row->allocator, row->median_ns,
+        printf("  %-11s %-13s %9.2f %17s %7s %6llu %10s\n", row->workload, row->allocator, row->median_ns,
                range, ratio, (unsigned long long)row->ooms, arena);
     }
 }
 
 static void print_latency_table(const bench_table *table)
 {
-    printf("  %-11s %-9s", "workload", "allocator");
+    printf("  %-11s %-13s", "workload", "allocator");
     for (int p = 0; p < BENCH_PCT_COUNT; p++) printf(" %8s", bench_pct_names[p]);
     printf(" %17s %6s %10s\n", "p99.99 min..max", "OOMs", "arena MiB");
     for (size_t i = 0; i < table->count; i++) {
@@ -79,7 +81,7 @@ static void print_latency_table(const bench_table *table)
             print_unmeasured(row);
             continue;
         }
-        printf("  %-11s %-9s", row->workload, row->allocator);
+        printf("  %-11s %-13s", row->workload, row->allocator);
         for (int p = 0; p < BENCH_PCT_COUNT; p++) printf(" %8.0f", row->pct_ns[p]);
         char range[32], arena[16];
         snprintf(range, sizeof range, "%.0f..%.0f", row->p9999_min_ns, row->p9999_max_ns);

@@ -11,6 +11,9 @@
  *   W3  a general heap: sizes log-uniform 16 B .. 64 KiB, 1 % log-uniform 256 KiB .. 4 MiB,
  *       about 64 MiB live, 5 M random replacements.
  *   W4  W3 again, timing every allocation on its own, for latency percentiles.
+ *
+ * Rows labelled "-inline" replay the same ops through <flight/memory_fast.h> (pool in W1,
+ * linear in W2), in a loop of their own so that a profile tells the two paths apart.
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime in bench.h */
 
@@ -105,6 +108,7 @@ static void measure_all(const bench_config *cfg, bench_table *table, const char 
 {
     bool progress = isatty(STDERR_FILENO) != 0; /* a live "now measuring" line on terminals */
     for (size_t i = 0; i < count && table->count < BENCH_MAX_ROWS; i++) {
+        if (!bench_selected(cfg, backends[i].label)) continue;
         if (progress) fprintf(stderr, "  measuring %s %s ...\r", workload, backends[i].label);
         bench_measure(cfg, &backends[i], replay, data, table->latency, table_row(table, workload));
         if (progress) fprintf(stderr, "%50s\r", "");
@@ -119,20 +123,21 @@ typedef struct w1_data {
     unsigned char **slot; /* live: scratch of the replay */
 } w1_data;
 
-static void w1_replay(bench_run *run, const void *data, bench_rep *out)
+/* BENCH_INLINE (bench.h): each caller below gets a copy specialised to its constant path. */
+BENCH_INLINE void w1_replay_via(bench_run *run, const void *data, bench_rep *out, bench_path path)
 {
     const w1_data *w = data;
     unsigned char **slot = w->slot;
     for (size_t i = 0; i < w->live; i++) {
-        unsigned char *p = bench_alloc(run, w->block);
+        unsigned char *p = bench_alloc_via(run, w->block, path);
         if (p != NULL) *p = (unsigned char)i;
         slot[i] = p;
     }
     uint64_t start = bench_now_ns();
     for (size_t k = 0; k < w->ops; k++) {
         uint32_t i = w->op_slot[k];
-        if (slot[i] != NULL) bench_release(run, slot[i]);
-        unsigned char *p = bench_alloc(run, w->block);
+        if (slot[i] != NULL) bench_release_via(run, slot[i], path);
+        unsigned char *p = bench_alloc_via(run, w->block, path);
         if (p != NULL) *p = (unsigned char)k;
         slot[i] = p;
     }
@@ -140,6 +145,25 @@ static void w1_replay(bench_run *run, const void *data, bench_rep *out)
     for (size_t i = 0; i < w->live; i++)
         if (slot[i] != NULL) bench_teardown(run, slot[i]);
     out->ns_per_pair = (double)(end - start) / (double)w->ops;
+}
+
+/* Separate functions, so that a profile (callgrind) tells the paths apart. */
+BENCH_NOINLINE void w1_replay_call(bench_run *run, const void *data, bench_rep *out)
+{
+    w1_replay_via(run, data, out, BENCH_CALL);
+}
+
+BENCH_NOINLINE void w1_replay_pool_fast(bench_run *run, const void *data, bench_rep *out)
+{
+    w1_replay_via(run, data, out, BENCH_POOL_FAST);
+}
+
+static void w1_replay(bench_run *run, const void *data, bench_rep *out)
+{
+    if (run->backend->path == BENCH_POOL_FAST)
+        w1_replay_pool_fast(run, data, out);
+    else
+        w1_replay_call(run, data, out);
 }
 
 bool bench_w1(const bench_config *cfg, bench_table *table)
@@ -159,11 +183,12 @@ bool bench_w1(const bench_config *cfg, bench_table *table)
     for (size_t k = 0; k < w.ops; k++) w.op_slot[k] = (uint32_t)rng_below(&rng, w.live);
 
     const bench_backend backends[] = {
-        {"pool", false, FL_ALLOCATOR_POOL, 2 * MIB, W1_BLOCK, false},
-        {"freelist", false, FL_ALLOCATOR_FREELIST, 4 * MIB, 0, false},
-        {"buddy", false, FL_ALLOCATOR_BUDDY, BUDDY_ARENA(4 * MIB), 0, false},
-        {"system", false, FL_ALLOCATOR_SYSTEM, 0, 0, false},
-        {BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false},
+        {"pool", false, FL_ALLOCATOR_POOL, 2 * MIB, W1_BLOCK, false, BENCH_CALL},
+        {"pool-inline", false, FL_ALLOCATOR_POOL, 2 * MIB, W1_BLOCK, false, BENCH_POOL_FAST},
+        {"freelist", false, FL_ALLOCATOR_FREELIST, 4 * MIB, 0, false, BENCH_CALL},
+        {"buddy", false, FL_ALLOCATOR_BUDDY, BUDDY_ARENA(4 * MIB), 0, false, BENCH_CALL},
+        {"system", false, FL_ALLOCATOR_SYSTEM, 0, 0, false, BENCH_CALL},
+        {BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false, BENCH_CALL},
     };
     measure_all(cfg, table, "W1", backends, sizeof backends / sizeof backends[0], w1_replay, &w);
     bench_table_finish(table);
@@ -183,7 +208,7 @@ typedef struct w2_data {
     unsigned char **slot;          /* frame: scratch */
 } w2_data;
 
-static void w2_replay(bench_run *run, const void *data, bench_rep *out)
+BENCH_INLINE void w2_replay_via(bench_run *run, const void *data, bench_rep *out, bench_path path)
 {
     const w2_data *w = data;
     unsigned char **slot = w->slot;
@@ -194,7 +219,7 @@ static void w2_replay(bench_run *run, const void *data, bench_rep *out)
         const uint16_t *size = w->sizes + pattern * w->frame;
         const uint16_t *order = w->random ? w->random_order + pattern * w->frame : w->reverse_order;
         for (size_t i = 0; i < w->frame; i++) {
-            unsigned char *p = bench_alloc(run, size[i]);
+            unsigned char *p = bench_alloc_via(run, size[i], path);
             if (p != NULL) *p = (unsigned char)(i + f);
             slot[i] = p;
         }
@@ -216,6 +241,24 @@ static void w2_replay(bench_run *run, const void *data, bench_rep *out)
     }
     uint64_t end = bench_now_ns();
     out->ns_per_pair = (double)(end - start) / (double)(w->frames * w->frame);
+}
+
+BENCH_NOINLINE void w2_replay_call(bench_run *run, const void *data, bench_rep *out)
+{
+    w2_replay_via(run, data, out, BENCH_CALL);
+}
+
+BENCH_NOINLINE void w2_replay_linear_fast(bench_run *run, const void *data, bench_rep *out)
+{
+    w2_replay_via(run, data, out, BENCH_LINEAR_FAST);
+}
+
+static void w2_replay(bench_run *run, const void *data, bench_rep *out)
+{
+    if (run->backend->path == BENCH_LINEAR_FAST)
+        w2_replay_linear_fast(run, data, out);
+    else
+        w2_replay_call(run, data, out);
 }
 
 bool bench_w2(const bench_config *cfg, bench_table *table)
@@ -252,20 +295,22 @@ bool bench_w2(const bench_config *cfg, bench_table *table)
         w2_data w = {frame, frames, patterns, sizes, random_order, reverse_order, false, slot};
         /* Reverse order: the stack frees LIFO, the linear allocator resets. */
         const bench_backend reverse[] = {
-            {"linear", false, FL_ALLOCATOR_LINEAR, 8 * MIB, 0, true},
-            {"stack", false, FL_ALLOCATOR_STACK, 8 * MIB, 0, false},
-            {"freelist", false, FL_ALLOCATOR_FREELIST, 8 * MIB, 0, false},
-            {"buddy", false, FL_ALLOCATOR_BUDDY, BUDDY_ARENA(16 * MIB), 0, false},
-            {BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false},
+            {"linear", false, FL_ALLOCATOR_LINEAR, 8 * MIB, 0, true, BENCH_CALL},
+            {"linear-inline", false, FL_ALLOCATOR_LINEAR, 8 * MIB, 0, true, BENCH_LINEAR_FAST},
+            {"stack", false, FL_ALLOCATOR_STACK, 8 * MIB, 0, false, BENCH_CALL},
+            {"freelist", false, FL_ALLOCATOR_FREELIST, 8 * MIB, 0, false, BENCH_CALL},
+            {"buddy", false, FL_ALLOCATOR_BUDDY, BUDDY_ARENA(16 * MIB), 0, false, BENCH_CALL},
+            {BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false, BENCH_CALL},
         };
         measure_all(cfg, table, "W2-reverse", reverse, sizeof reverse / sizeof reverse[0], w2_replay, &w);
         /* Random order: no stack (its frees must be LIFO). */
         w.random = true;
         const bench_backend random[] = {
-            {"linear", false, FL_ALLOCATOR_LINEAR, 8 * MIB, 0, true},
-            {"freelist", false, FL_ALLOCATOR_FREELIST, 8 * MIB, 0, false},
-            {"buddy", false, FL_ALLOCATOR_BUDDY, BUDDY_ARENA(16 * MIB), 0, false},
-            {BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false},
+            {"linear", false, FL_ALLOCATOR_LINEAR, 8 * MIB, 0, true, BENCH_CALL},
+            {"linear-inline", false, FL_ALLOCATOR_LINEAR, 8 * MIB, 0, true, BENCH_LINEAR_FAST},
+            {"freelist", false, FL_ALLOCATOR_FREELIST, 8 * MIB, 0, false, BENCH_CALL},
+            {"buddy", false, FL_ALLOCATOR_BUDDY, BUDDY_ARENA(16 * MIB), 0, false, BENCH_CALL},
+            {BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false, BENCH_CALL},
         };
         measure_all(cfg, table, "W2-random", random, sizeof random / sizeof random[0], w2_replay, &w);
         bench_table_finish(table);
@@ -418,10 +463,10 @@ bool bench_w3_w4(const bench_config *cfg, bench_table *w3, bench_table *w4)
                      "sizes log-uniform 16 B..64 KiB, 1 %% 256 KiB..4 MiB",
                      ops, slots, (double)start_live / (double)MIB, (double)peak / (double)MIB);
             const bench_backend backends[] = {
-                {"freelist", false, FL_ALLOCATOR_FREELIST, fl_arena, 0, false},
-                {"buddy", false, FL_ALLOCATOR_BUDDY, buddy_arena, 0, false},
-                {"system", false, FL_ALLOCATOR_SYSTEM, 0, 0, false},
-                {BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false},
+                {"freelist", false, FL_ALLOCATOR_FREELIST, fl_arena, 0, false, BENCH_CALL},
+                {"buddy", false, FL_ALLOCATOR_BUDDY, buddy_arena, 0, false, BENCH_CALL},
+                {"system", false, FL_ALLOCATOR_SYSTEM, 0, 0, false, BENCH_CALL},
+                {BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false, BENCH_CALL},
             };
             measure_all(cfg, w3, "W3", backends, sizeof backends / sizeof backends[0], w3_replay, &w);
             bench_table_finish(w3);
@@ -435,9 +480,9 @@ bool bench_w3_w4(const bench_config *cfg, bench_table *w3, bench_table *w4)
                      "subtracted; pre-faulted arenas",
                      ops, (unsigned long long)w.overhead_ns);
             const bench_backend backends[] = {
-                {"freelist", false, FL_ALLOCATOR_FREELIST, fl_arena, 0, false},
-                {"buddy", false, FL_ALLOCATOR_BUDDY, buddy_arena, 0, false},
-                {BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false},
+                {"freelist", false, FL_ALLOCATOR_FREELIST, fl_arena, 0, false, BENCH_CALL},
+                {"buddy", false, FL_ALLOCATOR_BUDDY, buddy_arena, 0, false, BENCH_CALL},
+                {BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false, BENCH_CALL},
             };
             measure_all(cfg, w4, "W4", backends, sizeof backends / sizeof backends[0], w4_replay, &w);
             bench_table_finish(w4);
