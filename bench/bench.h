@@ -13,6 +13,14 @@
  *   runner.c     arenas, creating the allocator under test, warm-up and repetitions
  *   timing.c     the clock, its overhead, CPU pinning, medians and percentiles
  *   report.c     the text tables, the CSV rows and the target lines
+ *   memory.c     the memory interface (fl_memory) as a backend, and its statistics reads
+ *   (workloads.c also has the thread-scaling rows: 1, 2, 4, 8 threads on a thread-safe fl_memory)
+ *
+ * Comparing with other malloc implementations (mimalloc, jemalloc, tcmalloc) is the job of
+ * scripts/bench_compare.py: it runs this program once per peer, each in a process of its own
+ * with the peer preloaded (the "glibc" row then measures the peer), alternating the
+ * processes, and reads their CSV. Under valgrind --tool=callgrind --collect-atstart=no only
+ * the timed loops are counted (BENCH_COLLECT_TOGGLE), which gives instructions per pair.
  *
  * So that the compiler cannot drop any work, every block gets one byte written when it is
  * allocated and that byte is read back (summed into a checksum) before the block is freed.
@@ -38,6 +46,20 @@
 #include <stdlib.h>
 #include <time.h>
 
+/* Under callgrind (valgrind --tool=callgrind --collect-atstart=no) each replay switches
+ * collection on at the start of its timed loop and off at its end, so that the counts are
+ * the loop's alone; outside valgrind the request costs a few instructions, outside the
+ * timed region. Without valgrind's header: nothing. */
+#if defined(__has_include)
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define BENCH_COLLECT_TOGGLE() CALLGRIND_TOGGLE_COLLECT
+#endif
+#endif
+#ifndef BENCH_COLLECT_TOGGLE
+#define BENCH_COLLECT_TOGGLE() ((void)0)
+#endif
+
 /* The label of the C library's allocator in tables and CSV rows. */
 #ifdef __GLIBC__
 #define BENCH_LIBC_LABEL "glibc"
@@ -55,7 +77,10 @@ enum {
     BENCH_W2 = 1u << 1,
     BENCH_W3 = 1u << 2,
     BENCH_W4 = 1u << 3,
-    BENCH_ALL = BENCH_W1 | BENCH_W2 | BENCH_W3 | BENCH_W4
+    BENCH_STATS = 1u << 4, /* fl_memory_get_stats / get_pressure per call */
+    BENCH_W5 = 1u << 5,    /* footprint: peak resident bytes / peak live bytes over W3 */
+    BENCH_THREADS = 1u << 6, /* 1, 2, 4, 8 threads on a thread-safe fl_memory and the C library */
+    BENCH_ALL = BENCH_W1 | BENCH_W2 | BENCH_W3 | BENCH_W4 | BENCH_STATS | BENCH_W5 | BENCH_THREADS
 };
 
 typedef struct bench_config {
@@ -68,6 +93,9 @@ typedef struct bench_config {
     double timer_overhead_ns; /* median cost of one clock read pair, subtracted in W4 */
     const char *only;    /* NULL, or comma-separated row labels: measure just those (ratios
                             need the C library's row); for profiling one row with callgrind */
+    size_t w3_live_mib;  /* 0: W3's default live set; else this many MiB (the scaling runs) */
+    uint64_t w3_ops;     /* 0: W3's default op count; else this many replacements */
+    bool footprint;      /* set by W5 only: arenas not pre-faulted, one replay, RSS measured */
 } bench_config;
 
 /* True when --only is absent or names `label`. */
@@ -114,19 +142,30 @@ typedef enum bench_path {
 
 /* One column of a table: an allocator and how the bench sets it up. */
 typedef struct bench_backend {
-    const char *label;       /* "pool", "glibc", ... */
+    const char *label;       /* "pool", "glibc", "fl_memory/pool", ... */
     bool libc;               /* malloc/free rather than a flight-memory allocator */
     fl_allocator_type type;
     size_t arena_bytes;      /* the caller buffer given at create; 0: none (libc, system) */
     size_t block_size;       /* pool: the block size */
-    bool frees_by_reset;     /* W2: a frame is freed with one fl_allocator_reset (linear) */
+    bool frees_by_reset;     /* W2: a frame is freed with one fl_allocator_reset (linear), or
+                              * for the memory interface with fl_memory_mark / fl_memory_rewind */
     bench_path path;
+    /* The memory interface instead of one allocator: every request is
+     * fl_memory_allocate_typed(memory_type), every free fl_memory_deallocate, on an
+     * interface created from bench_memory_config(memory_system_bytes, memory_thread_safe)
+     * inside the arena (backing_memory; arena_bytes is its fl_memory_backing_size). */
+    bool memory;
+    fl_memory_type memory_type;
+    size_t memory_system_bytes;
+    bool memory_thread_safe;
 } bench_backend;
 
 /* The state of one replay: the allocator under test and what the replay observed. */
 typedef struct bench_run {
     const bench_backend *backend;
-    fl_allocator *a;   /* NULL: the C library */
+    fl_allocator *a;   /* NULL: the C library or the memory interface */
+    fl_memory *m;      /* non-NULL: the memory interface */
+    fl_memory_type memory_type;
     uint64_t checksum; /* sum of the bytes read back from blocks before they are freed */
     uint64_t ooms;     /* allocations refused for lack of memory */
     bool failed;       /* a real error: see `error` */
@@ -151,7 +190,18 @@ void bench_run_fail(bench_run *run, const char *what, const void *ptr, size_t si
 BENCH_INLINE unsigned char *bench_alloc_via(bench_run *run, size_t size, bench_path path)
 {
     void *p = NULL;
-    if (run->a == NULL) {
+    if (run->m != NULL) {
+        fl_allocation a;
+        fl_status status = fl_memory_allocate_typed(run->m, size, run->memory_type, 0, FL_FLAG_NONE, &a);
+        if (status != FL_OK) {
+            if (status == FL_ERR_OUT_OF_MEMORY)
+                run->ooms++;
+            else
+                bench_run_fail(run, "fl_memory_allocate_typed failed", NULL, size, status);
+            return NULL;
+        }
+        p = a.ptr;
+    } else if (run->a == NULL) {
         p = malloc(size);
         if (p == NULL) {
             run->ooms++;
@@ -179,7 +229,10 @@ static inline unsigned char *bench_alloc(bench_run *run, size_t size) { return b
 BENCH_INLINE void bench_release_via(bench_run *run, unsigned char *p, bench_path path)
 {
     run->checksum += *p;
-    if (run->a == NULL) {
+    if (run->m != NULL) {
+        fl_status status = fl_memory_deallocate(run->m, p);
+        if (status != FL_OK) bench_run_fail(run, "fl_memory_deallocate failed", p, 0, status);
+    } else if (run->a == NULL) {
         free(p);
     } else {
         fl_status status = path == BENCH_POOL_FAST ? fl_pool_deallocate_fast(run->a, p)
@@ -196,12 +249,13 @@ static inline void bench_release(bench_run *run, unsigned char *p) { bench_relea
 static inline void bench_teardown(bench_run *run, unsigned char *p)
 {
     run->checksum += *p;
-    if (run->a == NULL) free(p);
+    if (run->a == NULL && run->m == NULL) free(p);
 }
 
 /* What one replay measured. */
 typedef struct bench_rep {
     double ns_per_pair;               /* W1..W3 */
+    uint64_t pairs;                   /* allocate+free pairs in the timed loop */
     double pct_ns[BENCH_PCT_COUNT];   /* W4 */
 } bench_rep;
 
@@ -224,6 +278,11 @@ typedef struct bench_row {
     uint64_t ooms;                     /* per replay (the largest over the reps) */
     uint64_t checksum;
     size_t arena_bytes;
+    uint64_t pairs;                    /* per replay, in the timed loop */
+    /* W5: peak resident bytes the replay added (VmHWM - VmRSS before it) and the peak of the
+     * live requested bytes; footprint = held / live (< 0: not measured). */
+    size_t peak_held, peak_live;
+    double footprint;
 } bench_row;
 
 /* Measures one backend: arena, warm-up, cfg->reps replays; fills `row`. */
@@ -232,12 +291,14 @@ void bench_measure(const bench_config *cfg, const bench_backend *backend, bench_
 
 /* ---- tables (workloads.c fills them, report.c prints them) ----------------------------- */
 
-#define BENCH_MAX_ROWS 12
+#define BENCH_MAX_ROWS 24
 
 typedef struct bench_table {
     const char *name;  /* "W1" */
     char title[256];   /* what the workload does, with its counts */
     bool latency;      /* W4: percentile columns instead of ns per pair */
+    bool footprint;    /* W5: footprint columns */
+    size_t peak_live;  /* W5: the op sequence's peak live requested bytes */
     bench_row rows[BENCH_MAX_ROWS];
     size_t count;
 } bench_table;
@@ -249,7 +310,27 @@ void bench_table_finish(bench_table *table);
 /* Workloads (workloads.c): each fills a table; false when the bench itself ran out of memory. */
 bool bench_w1(const bench_config *cfg, bench_table *table);
 bool bench_w2(const bench_config *cfg, bench_table *table);
-bool bench_w3_w4(const bench_config *cfg, bench_table *w3, bench_table *w4);
+bool bench_w3_w4(const bench_config *cfg, bench_table *w3, bench_table *w4, bench_table *w5);
+/* Threads (workloads.c): rows T1, T2, T4, T8. */
+bool bench_threads(const bench_config *cfg, bench_table *table);
+
+/* Resident memory (runner.c, Linux /proc): resets the peak and returns the resident bytes
+ * now, or 0 when the platform cannot; and the peak since the reset (0: unknown). */
+size_t bench_rss_reset_peak(void);
+size_t bench_rss_peak(void);
+
+/* The memory interface (memory.c). */
+/* A configuration for the workloads: the HOST profile's strategies with capacities sized
+ * for them (System system_bytes, Pool 16 MiB, Temporary 8 MiB; no Video, Audio or Shared). */
+void bench_memory_config(size_t system_bytes, bool thread_safe, fl_memory_config *out);
+/* A backend row for the memory interface: label, the type every request names, and the
+ * System capacity its interface gets; arena_bytes = fl_memory_backing_size. */
+bench_backend bench_memory_backend(const char *label, fl_memory_type type, size_t system_bytes, bool thread_safe);
+/* Creates run->m inside arena (backing memory). */
+fl_status bench_memory_create(const bench_backend *backend, unsigned char *arena, bench_run *run);
+/* Times fl_memory_get_stats, _get_type_stats and _get_pressure per call and prints them
+ * with the issue's target (<= 20 ns); false on a real error. */
+bool bench_memory_reads(const bench_config *cfg);
 
 /* Report (report.c). */
 void bench_report_table(const bench_config *cfg, const bench_table *table);

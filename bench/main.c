@@ -1,8 +1,9 @@
 /*
  * flmem_bench: flags, the run's header, the workloads in order, the exit status.
  *
- *   flmem_bench [--quick] [--reps N] [--workload W1|W2|W3|W4|all[,...]] [--csv FILE]
- *               [--seed N] [--no-pin] [--only LABEL[,...]]
+ *   flmem_bench [--quick] [--reps N] [--workload W1|W2|W3|W4|W5|threads|reads|all[,...]]
+ *               [--csv FILE] [--seed N] [--no-pin] [--only LABEL[,...]] [--live-mib N]
+ *               [--ops N]
  *
  * Exit status: 0 whether or not targets are met (this is a measurement, not a test); 1 on a
  * real error (an allocator returned a misaligned pointer, failed a free or validate, handed
@@ -26,7 +27,10 @@ static void usage(FILE *out)
             "usage: flmem_bench [options]\n"
             "  --quick            scaled-down op counts and arenas (CI smoke run, a few seconds)\n"
             "  --reps N           measured replays per allocator, 1..64 (default %d, --quick %d)\n"
-            "  --workload LIST    W1, W2, W3, W4 or all, comma-separated (default all)\n"
+            "  --workload LIST    W1, W2, W3, W4, W5 (footprint), threads, reads (fl_memory\n"
+            "                     statistics reads) or all, comma-separated (default all)\n"
+            "  --live-mib N       W3/W4/W5 live set of N MiB instead of 64 (scaling runs)\n"
+            "  --ops N            W3/W4/W5 replacements instead of 5 M\n"
             "  --csv FILE         also write machine-readable rows to FILE\n"
             "  --seed N           seed of the op sequences (default 0x%x)\n"
             "  --no-pin           do not pin the process to one CPU\n"
@@ -48,6 +52,9 @@ static bool parse_workloads(const char *text, unsigned *out)
         else if (strcasecmp(item, "W2") == 0) mask |= BENCH_W2;
         else if (strcasecmp(item, "W3") == 0) mask |= BENCH_W3;
         else if (strcasecmp(item, "W4") == 0) mask |= BENCH_W4;
+        else if (strcasecmp(item, "W5") == 0) mask |= BENCH_W5;
+        else if (strcasecmp(item, "threads") == 0) mask |= BENCH_THREADS;
+        else if (strcasecmp(item, "reads") == 0) mask |= BENCH_STATS;
         else return false;
     }
     *out = mask;
@@ -106,6 +113,14 @@ static int parse_flags(int argc, char **argv, bench_config *cfg, const char **cs
         } else if (strcmp(flag, "--only") == 0 && value && *value) {
             cfg->only = value;
             i++;
+        } else if (strcmp(flag, "--live-mib") == 0 && value && parse_u64(value, &number) && number >= 1 &&
+                   number <= ((uint64_t)SIZE_MAX >> 24)) {
+            cfg->w3_live_mib = (size_t)number;
+            i++;
+        } else if (strcmp(flag, "--ops") == 0 && value && parse_u64(value, &number) && number >= 1 &&
+                   number <= UINT32_MAX) {
+            cfg->w3_ops = number;
+            i++;
         } else if (strcmp(flag, "--seed") == 0 && value && parse_u64(value, &number)) {
             cfg->seed = number;
             i++;
@@ -158,7 +173,7 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     /* Tables are large-ish: static so that main's stack stays small. */
-    static bench_table w1, w2, w3, w4;
+    static bench_table w1, w2, w3, w4, w5, threads;
     bool error = false;
     if (cfg.workloads & BENCH_W1) {
         error |= !bench_w1(&cfg, &w1);
@@ -172,18 +187,28 @@ int main(int argc, char **argv)
         bench_report_csv(cfg.csv, &w2);
         error |= bench_table_has_error(&w2);
     }
-    if (cfg.workloads & (BENCH_W3 | BENCH_W4)) {
+    if (cfg.workloads & (BENCH_W3 | BENCH_W4 | BENCH_W5)) {
         bench_table *t3 = (cfg.workloads & BENCH_W3) ? &w3 : NULL;
         bench_table *t4 = (cfg.workloads & BENCH_W4) ? &w4 : NULL;
-        error |= !bench_w3_w4(&cfg, t3, t4);
-        for (int i = 0; i < 2; i++) {
-            bench_table *t = i == 0 ? t3 : t4;
+        bench_table *t5 = (cfg.workloads & BENCH_W5) ? &w5 : NULL;
+        error |= !bench_w3_w4(&cfg, t3, t4, t5);
+        for (int i = 0; i < 3; i++) {
+            bench_table *t = i == 0 ? t3 : i == 1 ? t4 : t5;
             if (t == NULL) continue;
             bench_report_table(&cfg, t);
             bench_report_csv(cfg.csv, t);
             error |= bench_table_has_error(t);
         }
     }
+
+    if (cfg.workloads & BENCH_THREADS) {
+        error |= !bench_threads(&cfg, &threads);
+        bench_report_table(&cfg, &threads);
+        bench_report_csv(cfg.csv, &threads);
+        error |= bench_table_has_error(&threads);
+    }
+
+    if (cfg.workloads & BENCH_STATS) error |= !bench_memory_reads(&cfg);
 
     double seconds = (double)(bench_now_ns() - started) / 1e9;
     printf("\ntotal %.1f s%s\n", seconds, error ? "; ERRORS above (exit status 1)" : "");

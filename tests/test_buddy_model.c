@@ -13,6 +13,7 @@
 #define _DEFAULT_SOURCE 1
 
 #include "harness.h"
+#include "platform_caps.h"
 
 #include <signal.h>
 #include <stdint.h>
@@ -476,6 +477,8 @@ static void check_inaccessible(volatile unsigned char *p)
  * bad frees, usable_size, reset, validate, walk) must run without one access to it. */
 static void test_model_external_prot_none(void)
 {
+    SKIP_UNLESS(CAPS_MEMORY_PROTECTION && CAPS_FORK,
+                "needs PROT_NONE memory that faults and fork() to prove it; the Web has neither");
     const size_t size = 1u << 21;
     long page = sysconf(_SC_PAGESIZE);
     CHECK(page > 0);

@@ -13,6 +13,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "harness.h"
+#include "platform_caps.h"
 
 #include "core/core.h"
 #include "fake_platform.h"
@@ -54,6 +55,8 @@ static int message_has(const char *what) { return strstr(fl_last_error()->messag
 
 static void test_default_table_is_complete(void)
 {
+    SKIP_UNLESS(CAPS_POSIX_TABLE,
+                "fl_platform_default() is not the POSIX table here (test_platform_emscripten checks this one)");
     const fl_platform_hooks *p = host();
     CHECK(p != NULL && p == fl_platform_default());
     CHECK(fli_platform_or_default(NULL) == p);
@@ -69,6 +72,8 @@ static void test_default_table_is_complete(void)
 
 static void test_pages(void)
 {
+    SKIP_UNLESS(CAPS_POSIX_TABLE,
+                "fl_platform_default() is not the POSIX table here (test_platform_emscripten checks this one)");
     const fl_platform_hooks *p = host();
     size_t page = fli_page_size(p);
     CHECK(fli_is_pow2(page) && page >= 1024);
@@ -242,6 +247,8 @@ static void test_cond_broadcast_wakes_every_waiter(void)
 
 static void test_shared_map_across_fork(void)
 {
+    SKIP_UNLESS(CAPS_POSIX_TABLE && CAPS_FORK,
+                "no shared memory between processes (shared_map is NULL) and no fork()");
     const fl_platform_hooks *p = host();
     size_t size = 3 * fli_page_size(p) + 100; /* not a page multiple: any size is allowed */
     unsigned char *m = (unsigned char *)fli_shared_map(p, size);
@@ -410,6 +417,8 @@ static void test_allocators_on_freestanding_table(void)
 
 static void test_fake_counts_every_hook(void)
 {
+    SKIP_UNLESS(CAPS_POSIX_TABLE, "needs a default table with every hook; the Web's has no release_pages, "
+                                  "shared memory or pressure stall");
     fake_platform f;
     fake_platform_init(&f, host());
     const fl_platform_hooks *p = &f.hooks;

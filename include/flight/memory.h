@@ -403,15 +403,416 @@ fl_status fl_allocator_validate(const fl_allocator *a);
  * is in use; in address order except for the system allocator, whose blocks are the
  * platform's. The linear allocator, which does not track single allocations, reports its
  * used span and its free span. fn must not call back into the allocator. (added beyond
- * API.md) */
+ * API.md)
+ * For the free list and the buddy, the allocation a used block holds starts at
+ * block + allocation_overhead (fl_allocator_stats): one header word for the free list, 0
+ * for the buddy. That is the pointer deallocate, usable_size and relocate take. */
 typedef void (*fl_walk_fn)(const void *block, size_t size, bool used, void *user);
 fl_status fl_allocator_walk(const fl_allocator *a, fl_walk_fn fn, void *user);
+
+/*
+ * Moves one live allocation to lower memory: the primitive defragmentation is built from
+ * (added beyond API.md; fl_memory_defragment decides which allocations may move).
+ *
+ * The allocation starting at ptr goes to the lowest-addressed free place below ptr that
+ * holds it with the alignment it may need; its bytes are copied (the ranges may overlap:
+ * a block slides down into the free space just before it), the old block is freed and
+ * merges with its free neighbours, and *new_ptr gets the new address. Only that one
+ * allocation moves: pointers to every other allocation stay valid, so a caller can collect
+ * the used blocks with fl_allocator_walk and relocate them in increasing address order.
+ * When no such lower place exists, nothing changes and the call still succeeds with
+ * *new_ptr == ptr: "already as low as it can go" is not an error, and a compaction loop
+ * just compares the two pointers.
+ *
+ * - Free list: the new block is at least as large as the old (usable size never shrinks;
+ *   it may grow by less than one minimum block when the rest of a hole is too small to
+ *   stand alone). An allocation whose alignment was at most the free list's granule,
+ *   max(2 * sizeof(size_t), FL_ALIGN_DEFAULT) (so every default alignment), may land on
+ *   any block, all of which have that alignment; one made with a larger alignment keeps
+ *   its pointer's current alignment, capped at FL_ALIGN_MAX (the free list remembers that
+ *   a request was over-aligned, not by how much), so moving never weakens an alignment a
+ *   caller asked for. Cost: a walk over the blocks between the
+ *   lowest free block and ptr; relocating every allocation in increasing address order is
+ *   O(blocks) in total and leaves the used blocks packed at the start of the area,
+ *   followed by one free block (exactly so when no allocation was over-aligned).
+ * - Buddy: the new block is a free block of the same order (split from a larger one when
+ *   needed, keeping its lowest part), so usable size and alignment are unchanged; freeing
+ *   the old block lets its buddy coalesce. Cost: O(free blocks). A buddy created with
+ *   `managed` memory never touches those bytes: FL_ERR_NOT_SUPPORTED.
+ * - Linear, stack (allocations cannot move), pool (its blocks are interchangeable: there
+ *   is nothing to compact) and system (the platform owns placement): FL_ERR_NOT_SUPPORTED.
+ *   fl_allocator_stats.supports_defrag says which allocators relocate.
+ *
+ * Statistics: a move is neither an allocation nor a free. allocation_count and the
+ * total_allocations / total_deallocations counters do not change; used_bytes changes by
+ * the difference in consumed bytes (0 for the buddy) and peak_used_bytes follows it up;
+ * allocation_efficiency (lifetime requested / consumed) does not change.
+ *
+ * FL_ERR_INVALID_PARAMETERS for a, ptr or new_ptr NULL and for a pointer that is not the
+ * start of a live allocation of this allocator (foreign, interior, already freed); every
+ * failure leaves the allocator, its statistics and *new_ptr untouched. Like deallocate, a
+ * move ends the old pointer's life: no thread may use the allocation during the call.
+ */
+fl_status fl_allocator_relocate(fl_allocator *a, void *ptr, void **new_ptr);
 
 /* Linear and stack only: a checkpoint, and a return to it that frees everything allocated
  * since. Other types: mark returns {0} and rewind is FL_ERR_NOT_SUPPORTED. A marker above
  * the current top (from a rewound-away state) is FL_ERR_INVALID_PARAMETERS. */
 fl_marker fl_allocator_mark(fl_allocator *a);
 fl_status fl_allocator_rewind(fl_allocator *a, fl_marker m);
+
+/* ---------------------------------------------------------------------------------------
+ * The memory interface
+ *
+ * An fl_memory owns one region per memory type whose capacity is not 0. Each region is a
+ * disjoint address range served by the strategy its profile names:
+ *
+ *   type        default strategy      notes
+ *   System      free list             the emergency reserve is a second free list beside it
+ *   Video       buddy                 no header in front of any block (GPU memory)
+ *   Audio       buddy                 likewise (sound RAM)
+ *   Network     free list
+ *   Shared      free list             inside an OS shared-memory object (see below)
+ *   Temporary   linear                released in bulk with fl_memory_rewind
+ *   Stack       stack                 LIFO; released in bulk with fl_memory_rewind
+ *   Pool        pool                  one pool per size class (pool_classes)
+ *
+ * Every pointer any allocate call returns is released by fl_memory_deallocate alone: the
+ * owner is found in O(1) from the address (at most one compare per region, then the pool
+ * class from a table), and the owning allocator then checks the pointer exactly, so
+ * foreign, interior and already freed pointers are refused with nothing changed.
+ *
+ * Threads: with thread_safe every call takes one lock of the interface (the regions'
+ * allocators have none of their own). Pressure callbacks always run outside that lock.
+ * Without thread_safe the caller serialises all calls.
+ *
+ * Shared: the Shared region is one mapping of an operating-system shared-memory object
+ * (the platform's shared_map: memfd or shm_open, mode 0600, mapped shared), so a process
+ * forked after an allocation reads and writes the same bytes. Allocate and free Shared
+ * blocks in one process (the interface's lock and counters are that process's). Where the
+ * platform has no shared_map, and with backing_memory (everything must live in the
+ * caller's block, which is not shared), the Shared type has capacity 0 whatever the
+ * configuration says; fl_memory_trim never releases its pages (they belong to the object).
+ *
+ * Not yet provided (later work, documented in docs/platforms.md): waiting for memory
+ * (timeout_ms is accepted; a request that cannot be served fails at once with
+ * FL_ERR_OUT_OF_MEMORY) and defragmentation.
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct fl_memory fl_memory;
+
+/* Use as the type of fl_memory_get_pressure to ask for the interface as a whole; pressure
+ * callbacks receive it in fl_pressure_info.type for whole-interface transitions. */
+#define FL_MEMORY_ALL_TYPES ((fl_memory_type)FL_MEMORY_TYPE_COUNT)
+
+/* Most pool size classes a configuration can have. */
+#define FL_POOL_CLASS_MAX 16
+
+/* Most pressure callbacks registered at once. */
+#define FL_PRESSURE_CALLBACK_MAX 32
+
+/*
+ * Absolute pressure thresholds: the number of available bytes at or below which each level
+ * starts. Levels are tested from Critical down; non-zero thresholds must not increase from
+ * low to critical, and a 0 gives that level no threshold of its own (it starts where the
+ * next higher level does). All four 0 means the specification's ratio table instead, as a
+ * fraction of the type's (or the interface's) capacity: Low at <= 50 % available, Medium
+ * <= 25 %, High <= 10 %, Critical <= 5 %.
+ */
+typedef struct fl_pressure_thresholds {
+    size_t low, medium, high, critical;
+} fl_pressure_thresholds;
+
+/*
+ * A platform profile: everything fl_memory_create needs. Start from
+ * fl_memory_config_default() and change fields; docs/platforms.md gives every profile's
+ * numbers and their sources.
+ */
+typedef struct fl_memory_config {
+    fl_platform profile;                  /* the profile these values came from (reports only) */
+
+    /* Bytes of memory per type, bookkeeping of its allocators included (a region's
+     * fl_memory_stats.total_bytes is therefore a little less). 0: the type does not exist
+     * here. The System capacity includes the emergency reserve. */
+    size_t capacity[FL_MEMORY_TYPE_COUNT];
+    /* The strategy serving each type; FL_ALLOCATOR_AUTO: the default of the table above.
+     * FL_ALLOCATOR_SYSTEM (the platform heap under a budget of `capacity` bytes, growing on
+     * demand) is refused with backing_memory. */
+    fl_allocator_type strategy[FL_MEMORY_TYPE_COUNT];
+    /* What each type's memory can do (FL_FLAG_CACHEABLE, FL_FLAG_DMA_CAPABLE only). A
+     * request naming one of those flags is served only by a region that has it. */
+    fl_memory_flags capabilities[FL_MEMORY_TYPE_COUNT];
+    /* With allow_fallback, the type tried after each type fails; FL_MEMORY_TYPE_COUNT (or a
+     * type already tried) ends the chain. */
+    fl_memory_type fallback[FL_MEMORY_TYPE_COUNT];
+
+    /* Block sizes of the pool classes, ascending, each at least sizeof(void *), ended by 0
+     * or by the end of the array. All 0: 16, 32, 64, 128, 256, 512, 1024, 2048. */
+    size_t pool_classes[FL_POOL_CLASS_MAX];
+    /* Bytes of the pool region given to each class; classes left at 0 share what the others
+     * leave, equally. All 0: an equal split. */
+    size_t pool_class_bytes[FL_POOL_CLASS_MAX];
+
+    /* Absolute pressure thresholds per type and for the interface as a whole (whose
+     * available bytes are the sum over the types). All 0: the ratio table. */
+    fl_pressure_thresholds pressure[FL_MEMORY_TYPE_COUNT];
+    fl_pressure_thresholds total_pressure;
+
+    size_t emergency_reserve; /* held back for FL_FLAG_CRITICAL requests; part of capacity[System] */
+    size_t max_allocation;    /* largest single request; 0: no limit */
+    /* Allocations that carry a tag or FL_FLAG_RELOCATABLE keep a record (for reports and
+     * defragmentation); this many can be live at once. 0: 256. */
+    size_t max_records;
+    bool thread_safe;
+
+    /* Optional: the whole interface (control block, records, bitmaps, every region) lives
+     * inside this block, and no call to the platform's memory functions or to malloc
+     * follows fl_memory_create. fl_memory_backing_size() says how large it must be. */
+    void *backing_memory;
+    size_t backing_size;
+    const fl_platform_hooks *platform; /* NULL: the platform the library was built for */
+} fl_memory_config;
+
+/*
+ * Fills *out with the profile of `platform`:
+ * - HOST: sized from the running machine's physical memory (System a quarter of it, capped
+ *   at 4 GiB, or 512 MiB on 32-bit targets; the other types fractions of System).
+ * - DREAMCAST: 12 MiB of the 16 MiB main RAM split between the main-RAM types, 8 MiB video
+ *   RAM, 2 MiB sound RAM, 512 KiB emergency reserve, 4 MiB largest allocation.
+ * - PSP: 20 MiB of the 24 MiB user main RAM (audio in main RAM), 2 MiB video RAM.
+ * - WEB: System grows on demand from the heap up to a 64 MiB cap; other regions fixed.
+ * - DESKTOP: fixed generous budgets, thread safe.
+ * FL_ERR_INVALID_PARAMETERS for out NULL or an unknown platform.
+ */
+fl_status fl_memory_config_default(fl_platform platform, fl_memory_config *out);
+
+/* How many bytes config->backing_memory must provide for this configuration (its
+ * backing_memory and backing_size are ignored). Fails like fl_memory_create would on a
+ * configuration that cannot work. */
+fl_status fl_memory_backing_size(const fl_memory_config *config, size_t *out);
+
+/*
+ * Creates a memory interface. FL_ERR_INVALID_PARAMETERS when config or out is NULL, or the
+ * configuration cannot work (message names the field): no type with capacity, an unknown
+ * strategy, a capacity too small for its strategy, pool classes not ascending, thresholds
+ * not ordered, an emergency reserve without a System region or not smaller than it,
+ * backing_memory too small or with the System strategy, a Shared type with the System
+ * strategy, or only a Shared capacity where the Shared type has capacity 0 (see above);
+ * FL_ERR_OUT_OF_MEMORY or FL_ERR_PLATFORM when the platform refuses pages, shared memory
+ * or a lock.
+ */
+fl_status fl_memory_create(const fl_memory_config *config, fl_memory **out);
+
+/* Releases the interface and every region (live allocations die with it). NULL is ignored. */
+void fl_memory_destroy(fl_memory *mem);
+
+/* A general-purpose allocation: type System with fallback allowed, FL_ALLOCATOR_AUTO.
+ * Same as fl_memory_allocate_request with fl_make_allocation_request(size, FL_MEMORY_SYSTEM,
+ * alignment, FL_FLAG_NONE) and allow_fallback = true. */
+fl_status fl_memory_allocate(fl_memory *m, size_t size, size_t alignment, fl_allocation *out);
+
+/* An allocation from one type, without fallback (FL_FLAG_RELOCATABLE needs a request with
+ * on_relocate and is refused here). */
+fl_status fl_memory_allocate_typed(fl_memory *m, size_t size, fl_memory_type type, size_t alignment,
+                                   fl_memory_flags flags, fl_allocation *out);
+
+/* A request with the given fields and the defaults: FL_ALLOCATOR_AUTO, timeout 0, no
+ * fallback, no tag, no relocation callback. */
+fl_alloc_request fl_make_allocation_request(size_t size, fl_memory_type type, size_t alignment,
+                                            fl_memory_flags flags);
+
+/*
+ * The full request. Routing, for each type of the route (preferred_type, then with
+ * allow_fallback its fallback chain), tries in order:
+ *   1. with preferred_allocator set: the type's region if it uses that strategy; for a
+ *      System request also the Pool, Temporary or Stack region when it uses that strategy
+ *      (they are general-purpose main memory too);
+ *   2. for a System request with FL_FLAG_TEMPORARY: the Temporary region if it is linear;
+ *   3. for a System request whose size and alignment fit a pool class: the Pool region;
+ *   4. the type's own region.
+ * A full pool class overflows into the next larger class once. A region whose
+ * capabilities lack a requested FL_FLAG_CACHEABLE / FL_FLAG_DMA_CAPABLE is skipped. When
+ * every region of the route fails and the request has FL_FLAG_CRITICAL and its route
+ * reached System, the emergency reserve serves it (no other request can use it). When
+ * memory is still short, the pressure of each type of the route is raised to Critical
+ * (callbacks run and may free memory) and the route is tried once more.
+ *
+ * *out tells what served the request: ptr (aligned to `alignment`), size (usable bytes,
+ * >= the request), alignment (the one asked for, 0 resolved to FL_ALIGN_DEFAULT), type and
+ * allocator, and flags (the request's flags plus the region's capabilities).
+ *
+ * FL_ERR_INVALID_PARAMETERS (nothing changes, not counted as a failure): m, req or out
+ * NULL, size 0 or too large to round, a bad alignment, an unknown type, allocator or flag
+ * bit, FL_FLAG_RELOCATABLE without on_relocate, a size above max_allocation.
+ * FL_ERR_NOT_SUPPORTED: no region of the route exists or has the requested capabilities.
+ * FL_ERR_OUT_OF_MEMORY: every region of the route is full (counted in failed_allocations
+ * of the preferred type), or the record table is full for a tagged or relocatable request.
+ */
+fl_status fl_memory_allocate_request(fl_memory *m, const fl_alloc_request *req, fl_allocation *out);
+
+/*
+ * Resizes an allocation. When new_size fits in its usable size, it stays where it is (*out
+ * describes it; shrinking returns no memory). Otherwise a new block is taken from the same
+ * type (with its fallback chain), aligned to FL_ALIGN_DEFAULT (stricter alignments are not
+ * carried over, as with C's realloc), the bytes are copied and the old block is freed; its
+ * record (tag, relocation callback) moves with it. On failure the old block is untouched.
+ */
+fl_status fl_memory_reallocate(fl_memory *m, void *ptr, size_t new_size, fl_allocation *out);
+
+/*
+ * Frees an allocation made by any allocate call of this interface. FL_ERR_INVALID_PARAMETERS
+ * for NULL and for foreign, interior or already freed pointers. A Stack-region pointer
+ * that is not the top of its stack is FL_ERR_INVALID_STATE (free in LIFO order, or rewind).
+ * In a Temporary (linear) region the bytes of anything but the newest allocation come back
+ * only at fl_memory_rewind: until then they stay in used_bytes.
+ */
+fl_status fl_memory_deallocate(fl_memory *m, void *ptr);
+
+/* True iff ptr is the start of a live allocation of this interface. Exact: freed, interior
+ * and foreign pointers are false. */
+bool fl_memory_is_valid_pointer(fl_memory *m, const void *ptr);
+
+/* Describes the live allocation starting at ptr: usable size, type, allocator, and for
+ * allocations with a record (tag or FL_FLAG_RELOCATABLE) the alignment and flags of the
+ * request; for the others, alignment is the largest power of two (up to FL_ALIGN_MAX) the
+ * address is a multiple of, and flags are the region's capabilities.
+ * FL_ERR_INVALID_PARAMETERS exactly when fl_memory_is_valid_pointer is false. */
+fl_status fl_memory_get_allocation_info(fl_memory *m, const void *ptr, fl_allocation *out);
+
+/* The tag given with the allocation's request (NULL when it had none). Added beyond API.md. */
+fl_status fl_memory_get_allocation_tag(fl_memory *m, const void *ptr, const char **out);
+
+/* Checks every region's allocator (fl_allocator_validate), the per-type, per-strategy and
+ * global counters against them, the records and the linear/stack bitmaps. FL_OK, or
+ * FL_ERR_INVALID_STATE naming the first broken invariant. Visits every block. */
+fl_status fl_memory_validate(fl_memory *m);
+
+/*
+ * Statistics, maintained on every call with plain adds; reading them is O(1) (a loop over
+ * the types and pool classes, never over blocks). Exact at every moment:
+ * - total_bytes: what the type's allocators can hand out (for System, its emergency
+ *   reserve included); used_bytes: what live allocations consume (payload, headers,
+ *   padding; in a linear region, freed allocations until a rewind); free = total - used.
+ * - peak_used_bytes >= used_bytes; allocation_count = total_allocations -
+ *   total_deallocations (a rewind counts one deallocation per live allocation it releases);
+ *   failed_allocations counts FL_ERR_OUT_OF_MEMORY answers.
+ * - largest_free_block: a request of that size and alignment 1 to this type succeeds now
+ *   (for System without FL_FLAG_CRITICAL, so the reserve is not in it); in the global
+ *   stats, the largest over the types (a request typed to that type succeeds).
+ * - fragmentation_pct: the free-byte-weighted mean of the allocators' own fragmentation,
+ *   100 * (1 - largest free / free) each, so a type with one allocator follows API.md's
+ *   formula; a pool's free blocks are never fragmented (0).
+ * - allocation_efficiency: bytes requested / bytes consumed over every allocation served.
+ * Per-type stats add up to the global ones.
+ */
+fl_status fl_memory_get_stats(fl_memory *m, fl_memory_stats *out);
+fl_status fl_memory_get_type_stats(fl_memory *m, fl_memory_type t, fl_memory_stats *out);
+
+/*
+ * Pressure. Each type's level follows its available bytes (free bytes ordinary requests
+ * can use: the System reserve is not available) against its thresholds; the interface's
+ * level follows the sum over the types against total_pressure. A callback registered at
+ * `at_least` (Low..Critical) is called when a level rises from below at_least to at_least
+ * or above, once per rise: again only after the level fell below and rose again. It runs
+ * on the thread whose call caused the rise, after the interface released its lock, so it
+ * may allocate, free, register and unregister. info.type is the type whose level rose, or
+ * FL_MEMORY_ALL_TYPES. Unregistering does not wait for a call already under way.
+ * A request about to fail with FL_ERR_OUT_OF_MEMORY first raises each type of its route
+ * to Critical (callbacks at levels above the current one run, once) and is tried again;
+ * a raised level reads Critical until that type's used bytes next change.
+ * Registering fails with FL_ERR_OUT_OF_MEMORY when FL_PRESSURE_CALLBACK_MAX are registered.
+ * Ids are never 0.
+ */
+typedef void (*fl_pressure_fn)(fl_pressure_level level, const fl_pressure_info *info, void *user);
+fl_status fl_memory_register_pressure_callback(fl_memory *m, fl_pressure_level at_least, fl_pressure_fn fn,
+                                               void *user, uint32_t *out_id);
+fl_status fl_memory_unregister_pressure_callback(fl_memory *m, uint32_t id);
+
+/* The current pressure of type t (or FL_MEMORY_ALL_TYPES): O(1). A type without a region
+ * reads as level None with 0 bytes. */
+fl_status fl_memory_get_pressure(fl_memory *m, fl_memory_type t, fl_pressure_info *out);
+
+/* Gives memory back to the platform: the whole pages inside free space of every region the
+ * interface mapped (none for backing_memory), through the platform's release_pages. The
+ * bytes handed back are added to *released (which may be NULL); pages already released and
+ * still unused are counted again. Without a release_pages hook nothing is released. */
+fl_status fl_memory_trim(fl_memory *m, size_t *released);
+/* fl_memory_trim(m, NULL): the specification's gc_hint. */
+fl_status fl_memory_gc_hint(fl_memory *m);
+
+/*
+ * The allocator handle of a strategy: a view over every region that strategy serves (for
+ * the pool, all its classes). Allocating through it routes like a request with that
+ * preferred_allocator that no other strategy may serve, and is counted in the interface's
+ * statistics; it frees only its own strategy's pointers; reset and rewind release its
+ * regions in bulk. The handle belongs to the interface (fl_allocator_destroy on it does
+ * nothing). On a thread_safe interface shared by several threads, read its statistics
+ * with fl_memory_get_allocator_stats (fl_allocator_get_stats on the handle reads without
+ * the interface's lock) and reset it only while no other thread uses the interface.
+ * FL_ERR_INVALID_PARAMETERS for an unknown strategy; FL_ERR_NOT_SUPPORTED when no region
+ * uses it.
+ */
+fl_status fl_memory_get_allocator(fl_memory *m, fl_allocator_type t, fl_allocator **out);
+
+/* The strategies in use, in enum order: writes up to cap of them and returns how many
+ * there are (out may be NULL when cap is 0). */
+size_t fl_memory_get_available_allocators(fl_memory *m, fl_allocator_type *out, size_t cap);
+
+/* The statistics of every region a strategy serves, summed (largest_free_block: the
+ * largest of them). Errors as fl_memory_get_allocator. */
+fl_status fl_memory_get_allocator_stats(fl_memory *m, fl_allocator_type t, fl_allocator_stats *out);
+
+/* The regions, in type order, then the emergency reserve (named "Emergency reserve", type
+ * System): writes up to cap and returns how many there are. A region served by the
+ * platform heap has base NULL and size = its budget. */
+size_t fl_memory_get_regions(fl_memory *m, fl_memory_region *out, size_t cap);
+
+/* Frame memory. mark returns a checkpoint of the region serving type t (which must be
+ * linear or stack; otherwise, and for bad input, {0} and the last error says why); rewind
+ * frees every allocation made in it since the mark ({0}: everything), after which their
+ * pointers are no longer valid. rewind: FL_ERR_INVALID_PARAMETERS for an unknown type or a
+ * marker that cannot be this region's, FL_ERR_NOT_SUPPORTED for a type without a linear
+ * or stack region. */
+fl_marker fl_memory_mark(fl_memory *m, fl_memory_type t);
+fl_status fl_memory_rewind(fl_memory *m, fl_memory_type t, fl_marker mark);
+
+/*
+ * The sizing helper: the capacity (as fl_memory_config.capacity counts it: bookkeeping
+ * included) a region of `strategy` needs so that no sequence of requests can fail while
+ * at most peak_live_bytes are live, no request is larger than largest_allocation nor
+ * smaller than smallest_allocation (0: 1 byte), and alignments stay at or below
+ * FL_ALIGN_DEFAULT. The worst-case bound used for each strategy (docs/platforms.md):
+ * - LINEAR: every byte allocated since the last rewind counts (freed ones too), each
+ *   request rounded up to FL_ALIGN_DEFAULT: peak + n * (FL_ALIGN_DEFAULT - 1) with
+ *   n = peak / smallest requests at most.
+ * - STACK: the same plus one header word and FL_ALIGN_DEFAULT of padding per request.
+ * - POOL: for ONE class whose block size is largest_allocation (size it per class with
+ *   pool_class_bytes): ceil(peak / smallest) blocks.
+ * - BUDDY: requests round up to powers of two (at most doubling them), and a buddy system
+ *   over sizes 1..2^r never needs more than (r + 1) times the live bytes (Knuth, TAOCP
+ *   vol. 1, 2.5 exercise 41).
+ * - FREELIST: a good-fit heap can be forced to hold about (largest / granule) times the
+ *   live bytes (Robson's best-fit bound, TAOCP 2.5 exercise 42); that is the bound used,
+ *   and why constrained profiles route small objects to pools and frame data to linear.
+ * - SYSTEM: the platform heap's own worst case is unknown; peak + n * FL_ALIGN_DEFAULT.
+ * FL_ERR_INVALID_PARAMETERS for an unknown strategy, peak or largest 0, smallest above
+ * largest, largest above peak, or a bound that does not fit in size_t.
+ */
+fl_status fl_memory_size_region(fl_allocator_type strategy, size_t peak_live_bytes, size_t largest_allocation,
+                                size_t smallest_allocation, size_t *capacity);
+
+/* Receives fl_memory_dump_json's text: `length` bytes (not NUL-terminated), in order. */
+typedef void (*fl_json_write_fn)(const char *text, size_t length, void *user);
+/*
+ * The whole state of the interface as one JSON document (schema: docs/json.md): global
+ * statistics and pressure, every type's statistics and pressure (all eight types, with
+ * "present"), the regions, the allocator handles' statistics, and the live tagged or
+ * relocatable allocations summed by tag. The library never prints: the text is handed to
+ * `write` in pieces (not NUL-terminated; `length` bytes each), in order. `write` runs outside
+ * the interface's lock; it should not change the interface while the dump is under way.
+ * Added beyond API.md. FL_ERR_INVALID_PARAMETERS for m or write NULL.
+ */
+fl_status fl_memory_dump_json(fl_memory *m, fl_json_write_fn write, void *user);
 
 #ifdef __cplusplus
 }

@@ -143,6 +143,7 @@ fl_status fl_allocator_create(const fl_allocator_config *cfg, fl_allocator **out
     if (!cfg->thread_safe && cfg->type == FL_ALLOCATOR_LINEAR) a->fast_kind = (uint8_t)FLI_FAST_LINEAR;
     a->pages = where.pages;
     a->pages_size = where.pages_size;
+    a->external_memory = cfg->managed != NULL;
     memset(&a->counters, 0, sizeof a->counters);
     *out = a;
     return FL_OK;
@@ -172,7 +173,7 @@ static FLI_COLD fl_status allocate_refused(const fl_allocator *a, size_t size, s
 
 static FLI_COLD fl_status allocate_failed(fl_allocator *a, fl_status status)
 {
-    if (status == FL_ERR_OUT_OF_MEMORY) a->counters.failed_allocations++;
+    if (status == FL_ERR_OUT_OF_MEMORY && !a->ops->counts_failures) a->counters.failed_allocations++;
     return status;
 }
 
@@ -181,7 +182,7 @@ static FLI_NOINLINE fl_status allocate_locked(fl_allocator *a, size_t size, size
 {
     lock_if_shared(a);
     fl_status status = a->ops->allocate(a, size, align, out);
-    if (status == FL_ERR_OUT_OF_MEMORY) a->counters.failed_allocations++;
+    if (status == FL_ERR_OUT_OF_MEMORY && !a->ops->counts_failures) a->counters.failed_allocations++;
     unlock_if_shared(a);
     return status;
 }
@@ -306,7 +307,7 @@ void fl_allocator_get_stats(const fl_allocator *a, fl_allocator_stats *out)
     if (out->fragmentation_ratio < 0.0) out->fragmentation_ratio = 0.0;
     out->allocation_efficiency =
         c->consumed_bytes ? (double)c->requested_bytes / (double)c->consumed_bytes : 1.0;
-    out->supports_defrag = a->ops->supports_defrag;
+    out->supports_defrag = a->ops->supports_defrag && !a->external_memory;
     out->total_allocations = c->total_allocations;
     out->total_deallocations = c->total_deallocations;
     out->failed_allocations = c->failed_allocations;
@@ -341,6 +342,24 @@ fl_status fl_allocator_walk(const fl_allocator *a, fl_walk_fn fn, void *user)
         return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_allocator_walk: %s is NULL", a ? "callback" : "allocator");
     lock_if_shared(a);
     fl_status status = a->ops->walk(a, fn, user);
+    unlock_if_shared(a);
+    return status;
+}
+
+fl_status fl_allocator_relocate(fl_allocator *a, void *ptr, void **new_ptr)
+{
+    if (a == NULL || ptr == NULL || new_ptr == NULL)
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_allocator_relocate: %s is NULL",
+                        a == NULL ? "allocator" : ptr == NULL ? "pointer" : "new_ptr");
+    if (a->ops->relocate == NULL)
+        return fli_fail(FL_ERR_NOT_SUPPORTED, "%s: a %s allocator cannot move its allocations", a->name,
+                        fl_allocator_type_str(a->type));
+    if (a->external_memory)
+        return fli_fail(FL_ERR_NOT_SUPPORTED,
+                        "%s: it never touches the managed memory it hands out, so it cannot move bytes there",
+                        a->name);
+    lock_if_shared(a);
+    fl_status status = a->ops->relocate(a, ptr, new_ptr);
     unlock_if_shared(a);
     return status;
 }

@@ -47,8 +47,18 @@ struct fli_allocator_ops {
     fl_marker (*mark)(fl_allocator *a);                /* NULL: not supported */
     fl_status (*rewind)(fl_allocator *a, fl_marker m); /* NULL: not supported */
     void (*destroy)(fl_allocator *a);                  /* NULL: nothing to release */
-    size_t allocation_overhead;                        /* header bytes per allocation */
-    bool supports_defrag;
+    /* Moves the live allocation at ptr to the lowest free place below it that holds it
+     * with the alignment it may need, copies its bytes, frees the old block and keeps the
+     * counters with fli_count_move; *out = ptr when no such place exists (FL_OK). A bad
+     * ptr changes nothing (FL_ERR_INVALID_PARAMETERS). NULL: not supported. Never called
+     * for an allocator with external_memory. */
+    fl_status (*relocate)(fl_allocator *a, void *ptr, void **out);
+    size_t allocation_overhead; /* header bytes per allocation */
+    bool supports_defrag;       /* true iff relocate is set */
+    /* true: allocate counts its own FL_ERR_OUT_OF_MEMORY answers in failed_allocations,
+     * under the lock that guards its counters (the memory interface's handles, whose lock
+     * is the interface's, not the handle's); allocator.c then does not. */
+    bool counts_failures;
 };
 
 extern const fli_allocator_ops fli_linear_ops;
@@ -60,5 +70,14 @@ extern const fli_allocator_ops fli_system_ops;
 
 /* fli_count_allocation, fli_count_deallocation and fli_count_bulk_release: in the detail
  * header above, so that the inline paths count exactly as the strategies do. */
+
+/* A live allocation moved (relocate): not an allocation nor a free, so only the bytes it
+ * consumes change; the peak follows when they grow. The lifetime sums (requested and
+ * consumed bytes, hence allocation_efficiency) describe allocations as served: unchanged. */
+static inline void fli_count_move(fli_counters *c, size_t old_consumed, size_t new_consumed)
+{
+    c->used_bytes = c->used_bytes - old_consumed + new_consumed;
+    if (c->used_bytes > c->peak_used_bytes) c->peak_used_bytes = c->used_bytes;
+}
 
 #endif /* FLI_ALLOCATOR_H */

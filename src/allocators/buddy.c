@@ -5,7 +5,8 @@
  * Complexity: allocate and deallocate are O(log(capacity / min_block)): one bit scan
  * finds the smallest non-empty order that fits, then at most one split per order on the
  * way down, or one merge per order on the way up. owns, usable_size and largest_free are
- * O(1). walk visits every block; validate and reset touch every min_block unit.
+ * O(1). walk visits every block; validate and reset touch every min_block unit. relocate
+ * is O(free blocks), see "Relocation" below.
  *
  * No bookkeeping sits in front of a block: an allocation is exactly its block, so video
  * or audio memory can be handed out without a header eating into its alignment
@@ -86,6 +87,21 @@
  * block fits. In-band a free block holds its two 32-bit links; external keeps the same
  * floor because a smaller unit would cost more bookkeeping (9 bytes) than it holds.
  *
+ * Relocation (defragmentation, fl_allocator_relocate): a live block of order k at unit u
+ * moves to the lowest-addressed free block of order >= k below u, split down to order k
+ * keeping its lowest part (as allocate does). Only a block of order >= k can take it: a
+ * k-aligned run of free units is always one free block (they would have coalesced), and
+ * any free block starting below u ends at or before u (blocks tile, u is a block start).
+ * Every block of order k is aligned to min(its size, area_align), which is what the
+ * allocation needed, so the move keeps the alignment and the usable size; used_bytes does
+ * not change. The bytes are copied (the blocks are disjoint), then the old block is freed
+ * exactly as by deallocate, so it coalesces with its old buddy when that one is free.
+ * The search scans the free lists (O(free blocks); the lists are unordered), and
+ * `free_floor`, a unit with no free block below it, answers at once for blocks that have
+ * nothing free below them: deallocate lowers it to the merged block (one compare; a split
+ * in allocate only frees upper halves), and each relocate scan sets it to the exact lowest
+ * free unit. An external buddy never moves bytes (allocator.c refuses it).
+ *
  * Statistics: consumed = the block's size (min_block << order), requested = the size
  * asked for; used_bytes is the sum of live block sizes. largest_free_block is the size of
  * the highest non-empty order. fragmentation is the default 1 - largest / free.
@@ -101,7 +117,8 @@
  *   (so every one of them is listed); in both modes, wherever the links live;
  * - bit k of nonempty is set iff list k is non-empty; no bit above the top order;
  * - the used blocks' sizes sum to counters.used_bytes and their number is
- *   counters.allocation_count.
+ *   counters.allocation_count;
+ * - no free block starts below free_floor (<= units).
  */
 #include "allocator.h"
 
@@ -130,6 +147,7 @@ typedef struct buddy {
     unsigned top_order;   /* order of the largest (first) top-level block */
     bool external;        /* the area is cfg->managed; links and map in the control buffer */
     uint32_t nonempty;    /* bit k: free_lists[k] is non-empty */
+    size_t free_floor;    /* a unit with no free block below it (relocate's shortcut) */
     uint32_t free_lists[BUDDY_ORDERS]; /* head unit of each order, NO_UNIT when empty */
 } buddy;
 
@@ -184,6 +202,7 @@ static void build_initial(buddy *b)
     memset(b->map, 0, b->units);
     for (unsigned k = 0; k < BUDDY_ORDERS; k++) b->free_lists[k] = NO_UNIT;
     b->nonempty = 0;
+    b->free_floor = 0;
     size_t unit = 0;
     for (unsigned k = b->top_order + 1; k-- > 0;) {
         if (!(b->units & ((size_t)1 << k))) continue;
@@ -435,16 +454,10 @@ static fl_status live_block_unit(const buddy *b, const void *ptr, size_t *unit_o
     return FL_OK;
 }
 
-static fl_status buddy_deallocate(fl_allocator *a, void *ptr)
+/* Frees the block of `order` at `unit` (its map byte still says used): deallocate and the
+ * old place of a relocated block. */
+static inline void release_block(buddy *b, uint32_t unit, unsigned order)
 {
-    buddy *b = (buddy *)a;
-    size_t found = 0;
-    fl_status status = live_block_unit(b, ptr, &found);
-    if (FLI_UNLIKELY(status != FL_OK)) return status;
-
-    uint32_t unit = (uint32_t)found; /* < units <= UINT32_MAX */
-    unsigned order = b->map[unit] & MAP_ORDER;
-    fli_count_deallocation(&a->counters, b->min_block << order);
     /* Coalesce up while the buddy is a free block of the same order and the merged block
      * stays inside the area (that rule keeps the top-level blocks apart, see the top). */
     while (order < b->top_order) {
@@ -459,6 +472,72 @@ static fl_status buddy_deallocate(fl_allocator *a, void *ptr)
     }
     b->map[unit] = (unsigned char)(MAP_HEAD | order);
     list_push(b, unit, order);
+    if (unit < b->free_floor) b->free_floor = unit;
+}
+
+static fl_status buddy_deallocate(fl_allocator *a, void *ptr)
+{
+    buddy *b = (buddy *)a;
+    size_t found = 0;
+    fl_status status = live_block_unit(b, ptr, &found);
+    if (FLI_UNLIKELY(status != FL_OK)) return status;
+
+    uint32_t unit = (uint32_t)found; /* < units <= UINT32_MAX */
+    unsigned order = b->map[unit] & MAP_ORDER;
+    fli_count_deallocation(&a->counters, b->min_block << order);
+    release_block(b, unit, order);
+    return FL_OK;
+}
+
+/* ---- relocation ------------------------------------------------------------------------ */
+
+/* The lowest free block of order >= `order` below `below` (NO_UNIT when none; *found_order
+ * gets its order). Scans every list, so it also sets the floor to the lowest free unit. */
+static uint32_t lowest_free_block(buddy *b, size_t below, unsigned order, unsigned *found_order)
+{
+    uint32_t best = NO_UNIT;
+    size_t lowest = b->units;
+    for (unsigned k = 0; k <= b->top_order; k++) {
+        for (uint32_t u = b->free_lists[k]; u != NO_UNIT; u = links_of(b, u)[0]) {
+            if (u < lowest) lowest = u;
+            if (k >= order && u < below && u < best) {
+                best = u;
+                *found_order = k;
+            }
+        }
+    }
+    b->free_floor = lowest;
+    return best;
+}
+
+static fl_status buddy_relocate(fl_allocator *a, void *ptr, void **out)
+{
+    buddy *b = (buddy *)a;
+    size_t found = 0;
+    fl_status status = live_block_unit(b, ptr, &found);
+    if (status != FL_OK) return status;
+    if (b->external) /* allocator.c refuses these first; the bytes are not ours to touch */
+        return fli_fail(FL_ERR_NOT_SUPPORTED, "%s: an external buddy never touches its managed memory", a->name);
+    uint32_t unit = (uint32_t)found;
+    unsigned order = b->map[unit] & MAP_ORDER, k = 0;
+    uint32_t target = NO_UNIT;
+    /* Nothing free below it, or no free block large enough anywhere: no scan. */
+    if (found > b->free_floor && (b->nonempty >> order) != 0) target = lowest_free_block(b, found, order, &k);
+    if (target == NO_UNIT) {
+        *out = ptr;
+        return FL_OK;
+    }
+    list_unlink(b, target, k);
+    while (k > order) { /* split down, keeping the lower half: the lowest place */
+        k--;
+        uint32_t upper = target + ((uint32_t)1 << k);
+        b->map[upper] = (unsigned char)(MAP_HEAD | k);
+        list_push(b, upper, k);
+    }
+    b->map[target] = (unsigned char)(MAP_HEAD | MAP_USED | order);
+    memcpy(block_at(b, target), ptr, b->min_block << order);
+    release_block(b, unit, order);
+    *out = block_at(b, target);
     return FL_OK;
 }
 
@@ -563,7 +642,7 @@ static fl_status buddy_validate(const fl_allocator *a)
 
     size_t free_per_order[BUDDY_ORDERS];
     memset(free_per_order, 0, sizeof free_per_order);
-    size_t used_bytes = 0, used_count = 0;
+    size_t used_bytes = 0, used_count = 0, lowest_free = b->units;
     size_t unit = 0;
     while (unit < b->units) {
         unsigned state = b->map[unit];
@@ -583,6 +662,7 @@ static fl_status buddy_validate(const fl_allocator *a)
             used_count++;
         } else {
             free_per_order[order]++;
+            if (unit < lowest_free) lowest_free = unit;
             size_t mate = unit ^ span;
             size_t low = unit < mate ? unit : mate;
             bool mergeable = low + 2 * span <= b->units && b->map[mate] == (MAP_HEAD | order);
@@ -592,6 +672,8 @@ static fl_status buddy_validate(const fl_allocator *a)
         unit += span;
     }
     FLI_VALIDATE(unit == b->units, "%s: blocks end at unit %zu, not at %zu", name, unit, b->units);
+    FLI_VALIDATE(b->free_floor <= lowest_free, "%s: the free floor %zu is above the free block at unit %zu", name,
+                 b->free_floor, lowest_free);
     FLI_VALIDATE(used_bytes == a->counters.used_bytes, "%s: used blocks hold %zu bytes but the counters say %zu",
                  name, used_bytes, a->counters.used_bytes);
     FLI_VALIDATE(used_count == a->counters.allocation_count,
@@ -614,6 +696,7 @@ const fli_allocator_ops fli_buddy_ops = {
     .mark = NULL,
     .rewind = NULL,
     .destroy = NULL,
+    .relocate = buddy_relocate,
     .allocation_overhead = 0,
-    .supports_defrag = false,
+    .supports_defrag = true,
 };

@@ -9,7 +9,8 @@
  *
  * Complexity: allocate, deallocate, usable_size, owns, largest_free: O(1), no loop over
  * blocks. validate and walk: O(blocks + area / (G * 8 * sizeof(size_t))). reset:
- * O(area / G / 8) to clear the live-block bitmap.
+ * O(area / G / 8) to clear the live-block bitmap. relocate: O(blocks between the free
+ * floor and the block), see "Relocation" below.
  *
  * Words: W = sizeof(size_t); granule G = max(2 * W, FL_ALIGN_DEFAULT) (16 on x86-64 and
  * i686, 8 on 32-bit ARM/MIPS). Every block size is a multiple of G and every payload is
@@ -17,14 +18,16 @@
  *
  * A block, `h` = its header address (h + W is G-aligned):
  *
- *   allocated:  h: [ size | PREV_FREE? ] [ payload ..................................... ]
+ *   allocated:  h: [ size | PREV_FREE? | ALIGNED? ] [ payload ........................... ]
  *   free:       h: [ size | FREE       ] [ next free ][ prev free ][ ...... ][ size (footer) ]
  *                  <------------------------------- size --------------------------------->
  *
  *   - size (bits above 2) counts the header: the next block's header is at h + size.
  *   - FREE (bit 0): this block is free. PREV_FREE (bit 1): the block just before is free,
  *     so its size is in the word just before h (its footer) and h - that size is its start.
- *     Bit 2 is unused (G >= 8 keeps the three low bits zero).
+ *     ALIGNED (bit 2, allocated blocks only): the request asked for an alignment above G,
+ *     so a move must keep the payload's alignment (see Relocation). G >= 8 keeps the
+ *     three low bits of every size zero for the flags.
  *   - An allocated block carries one word of overhead; the footer and the links live in
  *     the payload of free blocks only. Minimum block MIN_BLOCK = header + 2 links + footer
  *     rounded up to G (32 bytes on 64-bit, 16 on 32-bit).
@@ -83,8 +86,27 @@
  * 1 - (largest_free + W) / free bytes: the share of free bytes outside the block that
  * request would use, 0 for a single free block.
  *
- * Defragmentation (issue #3) can be built from the pieces here: moving a live block is
- * find_free + block_take_head for the new place, a copy, and block_release of the old.
+ * Relocation (defragmentation, fl_allocator_relocate): a live block B of S bytes moves to
+ * the lowest-addressed free block H below it that can take it, found by a physical walk.
+ * The payload must stay aligned to G, or, when B is ALIGNED, to its current alignment
+ * capped at FL_ALIGN_MAX (the requested alignment is not stored, only that it exceeded G;
+ * the payload has at least that alignment, so keeping it never weakens the request). A
+ * leading gap goes back as a free block (0 or >= MIN_BLOCK, as in allocate_aligned).
+ *   - H just before B (B has PREV_FREE): B slides down into H + B, the copy overlaps
+ *     (memmove); the top |H| bytes (minus any gap) are freed and merge with B's free
+ *     successor:   [ H free ][ B ][ next ]  ->  [ B' ][ free ........ ]
+ *   - H further down: B is carved from H like an allocation (block_take), copied
+ *     (memcpy, no overlap), and freed as by deallocate (block_release).
+ * The new block is S bytes, or up to MIN_BLOCK - G more when H's rest is too small to
+ * stand alone: usable size never shrinks, and used_bytes changes by that difference.
+ * The walk does not start at the first block but at `free_floor`, a block start below
+ * which no free block exists: deallocate lowers it to the freed block (one compare),
+ * allocations only consume free space (it stays a lower bound, and block starts it may
+ * point to survive every carve), and relocate raises it to the first free block its walk
+ * meets. So a pass relocating every block in address order walks O(1) blocks per call:
+ * blocks below the floor answer at once, and above it the floor is the free block right
+ * before the next block, into which it slides. The pass leaves the used blocks packed
+ * from `first` and one free block at the end (when no block is ALIGNED).
  *
  * Invariants (validate checks all of them):
  *   - blocks tile [first, sentinel) exactly: each size a multiple of G, >= MIN_BLOCK; the
@@ -95,12 +117,15 @@
  *     free block of the area with consistent prev/next links; the counts agree;
  *   - first-level bit f set <=> sl_bitmap[f] != 0; second-level bit set <=> list non-empty;
  *   - the live-block bitmap has exactly the payload granules of allocated blocks set;
- *   - allocated block sizes sum to counters.used_bytes, their number to allocation_count.
+ *   - allocated block sizes sum to counters.used_bytes, their number to allocation_count;
+ *   - ALIGNED is set on allocated blocks only (never on free blocks or the sentinel);
+ *   - free_floor is the start of a block or the sentinel, and no free block lies below it.
  * validate proves list membership in linear time by briefly marking list entries in the
  * live-block bitmap (then clearing them), so it writes to the control block while it runs.
  *
  * Statistics: consumed = block size (header and tail slack included, alignment gaps are
- * returned as free blocks), requested = size asked, allocation_overhead = W.
+ * returned as free blocks), requested = size asked, allocation_overhead = W. A relocation
+ * changes used_bytes by the new block size minus the old (0, or up to MIN_BLOCK - G more).
  */
 #include "allocator.h"
 
@@ -130,6 +155,7 @@
 
 #define FLAG_FREE ((size_t)1)
 #define FLAG_PREV_FREE ((size_t)2)
+#define FLAG_ALIGNED ((size_t)4)
 #define SIZE_MASK (~(size_t)(GRANULE - 1))
 
 _Static_assert(((size_t)1 << GRANULE_LOG2) == GRANULE, "granule must be a power of two in [8, 64]");
@@ -152,6 +178,7 @@ typedef struct freelist {
     uintptr_t first;         /* header address of the first block */
     uintptr_t first_payload; /* first + W: granule 0 of the live-block bitmap */
     fl_block *sentinel;      /* at first + capacity */
+    uintptr_t free_floor;    /* a block start (or the sentinel) with no free block below */
     size_t *live;            /* the live-block bitmap, right after the heads */
     size_t live_words;
     size_t list_count;       /* first levels * SL_COUNT */
@@ -506,6 +533,7 @@ static fl_status allocate_aligned(freelist *f, size_t size, size_t alignment, vo
         prev_flag = FLAG_PREV_FREE;
     }
     size_t consumed = block_take(f, b, block, need, prev_flag);
+    b->header |= FLAG_ALIGNED; /* a move must keep this payload's alignment */
     fli_count_allocation(&f->base.counters, size, consumed);
     *out = block_payload(b);
     return FL_OK;
@@ -537,6 +565,8 @@ static fl_status freelist_deallocate(fl_allocator *a, void *ptr)
     fl_block *b = block_of_payload(ptr);
     size_t size = block_size(b);
     fli_count_deallocation(&f->base.counters, size);
+    /* A merge with a free block before b starts at or above the floor already. */
+    if ((uintptr_t)b < f->free_floor) f->free_floor = (uintptr_t)b;
     block_release(f, b, size);
     return FL_OK;
 }
@@ -554,6 +584,120 @@ static bool freelist_owns(const fl_allocator *a, const void *ptr)
 {
     const freelist *f = (const freelist *)a;
     return (uintptr_t)ptr - f->first < f->base.capacity;
+}
+
+/* ---- relocation ---------------------------------------------------------------------- */
+
+/* The alignment b's payload must keep when it moves: G, or for an over-aligned request its
+ * current alignment capped at FL_ALIGN_MAX (at least what was asked, see the top). */
+static size_t kept_alignment(const fl_block *b)
+{
+    if (!(b->header & FLAG_ALIGNED)) return GRANULE;
+    uintptr_t p = (uintptr_t)block_payload(b);
+    uintptr_t low = p & (~p + 1); /* p != 0: its lowest set bit */
+    return low >= FL_ALIGN_MAX ? FL_ALIGN_MAX : (size_t)low;
+}
+
+/* The leading gap before a block placed at h with its payload aligned to `align`: 0 or
+ * >= MIN_BLOCK bytes, so that it can be a free block (as in allocate_aligned). */
+static size_t placement_gap(uintptr_t h, size_t align)
+{
+    if (align <= GRANULE) return 0;
+    uintptr_t payload = h + WORD;
+    size_t gap = (size_t)(fli_align_up_addr(payload, align) - payload);
+    if (gap != 0 && gap < MIN_BLOCK) gap += align;
+    return gap;
+}
+
+/* Gives [h, h + gap) back as a free block; h's predecessor is allocated (h was free). */
+static void free_gap(freelist *f, fl_block *h, size_t gap)
+{
+    if (gap == 0) return;
+    h->header = gap | FLAG_FREE;
+    block_set_footer(h, gap);
+    list_insert(f, h, gap, class_index(gap));
+}
+
+/* The lowest free block below b that can take b's `size` bytes aligned to `align` (*hole,
+ * NULL when none; *gap gets the leading gap). Walks from the floor and raises it to the
+ * first free block met, or to b when there is none (b is a block start with no free block
+ * below). A walk that does not land on b exactly means broken headers: INVALID_STATE. */
+static fl_status lowest_hole(freelist *f, const fl_block *b, size_t size, size_t align, fl_block **hole,
+                             size_t *gap)
+{
+    bool floor_set = false;
+    fl_block *x = block_at(f->free_floor);
+    while ((uintptr_t)x < (uintptr_t)b) {
+        size_t room = block_size(x);
+        if (room < MIN_BLOCK || room > (size_t)((uintptr_t)b - (uintptr_t)x)) break; /* corrupt */
+        if (x->header & FLAG_FREE) {
+            if (!floor_set) {
+                f->free_floor = (uintptr_t)x;
+                floor_set = true;
+            }
+            size_t g = placement_gap((uintptr_t)x, align);
+            /* Just before b, b's own bytes add to the room; the new start must still be lower. */
+            if (block_after(x, room) == b ? g < room : g + size <= room) {
+                *hole = x;
+                *gap = g;
+                return FL_OK;
+            }
+        }
+        x = block_after(x, room);
+    }
+    if (x != b)
+        return fli_fail(FL_ERR_INVALID_STATE, "%s: the walk from the free floor misses block %p (broken headers)",
+                        f->base.name, (const void *)b);
+    if (!floor_set) f->free_floor = (uintptr_t)b;
+    *hole = NULL;
+    return FL_OK;
+}
+
+static fl_status freelist_relocate(fl_allocator *a, void *ptr, void **out)
+{
+    freelist *f = (freelist *)a;
+    size_t *word, bit;
+    if (!live_lookup(f, ptr, &word, &bit)) return refuse_pointer(f, ptr, "relocate");
+    fl_block *b = block_of_payload(ptr);
+    size_t size = block_size(b), aligned = b->header & FLAG_ALIGNED, gap = 0;
+    fl_block *hole = NULL;
+    if ((uintptr_t)b > f->free_floor) {
+        fl_status status = lowest_hole(f, b, size, kept_alignment(b), &hole, &gap);
+        if (status != FL_OK) return status;
+    }
+    if (hole == NULL) {
+        *out = ptr; /* nothing free below it: already as low as it goes */
+        return FL_OK;
+    }
+    *word &= ~bit;
+    size_t room = block_size(hole), consumed = size;
+    list_remove(f, hole, class_index(room));
+    fl_block *moved = block_after(hole, gap);
+    if (block_after(hole, room) == b) {
+        /* Slide down by room - gap bytes. Every header below is written after the copy:
+         * the new block's tail overlaps the old payload. */
+        memmove(block_payload(moved), ptr, size - WORD);
+        free_gap(f, hole, gap);
+        size_t rest = room - gap; /* [moved + size, b + size) is left over */
+        if (rest >= MIN_BLOCK) {
+            fl_block *tail = block_after(moved, size);
+            tail->header = rest; /* as an allocated block after an allocated one, freed now */
+            block_release(f, tail, rest);
+        } else {
+            consumed += rest; /* b's successor keeps PREV_FREE clear: b was allocated */
+        }
+        moved->header = consumed | (gap ? FLAG_PREV_FREE : 0) | aligned;
+        live_set(f, moved);
+    } else {
+        free_gap(f, hole, gap);
+        consumed = block_take(f, moved, room - gap, size, gap ? FLAG_PREV_FREE : 0);
+        moved->header |= aligned;
+        memcpy(block_payload(moved), ptr, size - WORD);
+        block_release(f, b, size);
+    }
+    fli_count_move(&f->base.counters, size, consumed);
+    *out = block_payload(moved);
+    return FL_OK;
 }
 
 /* The largest alignment-1 request that succeeds now. Let H be the head of the highest
@@ -593,6 +737,7 @@ static void freelist_rebuild(freelist *f)
     b->header = f->base.capacity | FLAG_FREE;
     block_set_footer(b, f->base.capacity);
     f->sentinel->header = FLAG_PREV_FREE;
+    f->free_floor = f->first;
     list_insert(f, b, f->base.capacity, class_index(f->base.capacity));
 }
 
@@ -705,10 +850,11 @@ static unsigned popcount_word(size_t x)
 static fl_status validate_blocks(const freelist *f, size_t *free_count)
 {
     size_t used = 0, free_bytes = 0, live = 0, frees = 0;
-    bool prev_free = false;
+    bool prev_free = false, floor_seen = f->free_floor == (uintptr_t)f->sentinel;
     uintptr_t end = (uintptr_t)f->sentinel;
     const fl_block *b = block_at(f->first);
     while ((uintptr_t)b != end) {
+        if ((uintptr_t)b == f->free_floor) floor_seen = true;
         size_t size = block_size(b), header = b->header;
         FLI_VALIDATE(size >= MIN_BLOCK && size <= end - (uintptr_t)b,
                      "%s: block %p has size %zu (minimum %zu, %zu bytes left before the sentinel)", f->base.name,
@@ -722,6 +868,10 @@ static fl_status validate_blocks(const freelist *f, size_t *free_count)
             FLI_VALIDATE(*word_before(block_after(b, size)) == size, "%s: free block %p of %zu bytes has footer %zu",
                          f->base.name, (const void *)b, size, *word_before(block_after(b, size)));
             FLI_VALIDATE(!bit, "%s: free block %p is marked live", f->base.name, (const void *)b);
+            FLI_VALIDATE(!(header & FLAG_ALIGNED), "%s: free block %p has the aligned flag", f->base.name,
+                         (const void *)b);
+            FLI_VALIDATE(floor_seen, "%s: free block %p lies below the free floor %p", f->base.name,
+                         (const void *)b, (void *)f->free_floor);
             free_bytes += size;
             frees++;
         } else {
@@ -732,7 +882,8 @@ static fl_status validate_blocks(const freelist *f, size_t *free_count)
         prev_free = is_free;
         b = block_after(b, size);
     }
-    FLI_VALIDATE(block_size(f->sentinel) == 0 && !(f->sentinel->header & FLAG_FREE),
+    FLI_VALIDATE(floor_seen, "%s: the free floor %p is not a block start", f->base.name, (void *)f->free_floor);
+    FLI_VALIDATE(block_size(f->sentinel) == 0 && !(f->sentinel->header & (FLAG_FREE | FLAG_ALIGNED)),
                  "%s: the sentinel header is %zu", f->base.name, f->sentinel->header);
     FLI_VALIDATE(!(f->sentinel->header & FLAG_PREV_FREE) == !prev_free,
                  "%s: the sentinel's previous-free flag disagrees with the last block", f->base.name);
@@ -863,6 +1014,7 @@ const fli_allocator_ops fli_freelist_ops = {
     .mark = NULL,
     .rewind = NULL,
     .destroy = NULL,
+    .relocate = freelist_relocate,
     .allocation_overhead = sizeof(size_t),
-    .supports_defrag = false,
+    .supports_defrag = true,
 };

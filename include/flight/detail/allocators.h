@@ -106,6 +106,9 @@ struct fl_allocator {
     size_t capacity; /* bytes the strategy manages: used + free, fixed at create */
     void *pages;     /* non-NULL when the memory came from the platform at create */
     size_t pages_size;
+    /* cfg->managed was set: the allocator never reads or writes the bytes it hands out, so
+     * it cannot move them either (relocate is FL_ERR_NOT_SUPPORTED). Set by create. */
+    bool external_memory;
     fli_counters counters;
     fli_lock_storage lock;
 };

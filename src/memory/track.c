@@ -1,0 +1,203 @@
+/*
+ * Exact liveness for the linear and stack regions, and their bulk release (mark/rewind).
+ *
+ * A linear allocator does not remember its allocations and a stack allocator can only
+ * name its top one, but fl_memory_deallocate, is_valid_pointer and get_allocation_info
+ * must be exact for them too. So the interface asks these allocators for sizes that are
+ * multiples of the granule G (FLI_GRANULE) at alignments of at least G: every allocation
+ * starts and ends on a granule boundary, and two bitmaps with one bit per granule say
+ *
+ *   starts: a live allocation starts here        (set on allocate, cleared on free)
+ *   ends:   the last granule of an allocation    (set on allocate, cleared when its
+ *                                                 bytes are reused: free of the newest
+ *                                                 allocation, rewind)
+ *
+ *   granule:   0   1   2   3   4   5   6   7
+ *   starts:    1   0   0   1   0   0   0   0     A = granules 0-2, B = granule 3
+ *   ends:      0   0   1   1   0   0   0   0
+ *
+ * A pointer is live iff its granule's start bit is set; its usable size runs to the first
+ * end bit at or after it. An end bit left behind by a free that returned no bytes (an
+ * older linear allocation) lies outside every live allocation until its bytes are
+ * reused, and reuse happens only through a rewind or a free of the newest allocation,
+ * both of which clear the bits of the released range. Cost: 2 bits per G bytes (1/64 of
+ * the region for G = 16); allocate and free touch one word of each map.
+ *
+ * The released range of a rewind is read from the allocator's counters: both allocators
+ * keep used_bytes == top and hand out [start, start + top), so a rewind from used u0 to u1
+ * releases exactly [start + u1, start + u0). `start` is learnt once, from the free span a
+ * fresh allocator's walk reports.
+ */
+#include "memory_internal.h"
+
+#define BITS FLI_SIZE_BITS
+
+static size_t words_for(size_t region_size) { return (region_size / FLI_GRANULE + 2 + BITS - 1) / BITS; }
+
+size_t fli_track_bytes(size_t region_size) { return 2 * words_for(region_size) * sizeof(size_t); }
+
+static void first_free_span(const void *block, size_t size, bool used, void *user)
+{
+    (void)size;
+    uintptr_t *start = user;
+    if (!used && *start == 0) *start = (uintptr_t)block;
+}
+
+void fli_track_init(fli_track *t, size_t *storage, size_t region_size, const fl_allocator *a)
+{
+    uintptr_t start = 0;
+    a->ops->walk(a, first_free_span, &start);
+    t->words = words_for(region_size);
+    t->starts = storage;
+    t->ends = storage + t->words;
+    t->alloc_start = start;
+    t->alloc_end = start + a->capacity;
+    t->origin = start & ~(uintptr_t)(FLI_GRANULE - 1);
+    t->overhead = a->ops->allocation_overhead;
+}
+
+static inline void set_bit(size_t *map, size_t i) { map[i / BITS] |= (size_t)1 << (i % BITS); }
+static inline void clear_bit(size_t *map, size_t i) { map[i / BITS] &= ~((size_t)1 << (i % BITS)); }
+
+void fli_track_mark(fli_track *t, const void *p, size_t size)
+{
+    set_bit(t->starts, fli_track_index(t, p));
+    set_bit(t->ends, fli_track_index(t, (const unsigned char *)p + size - 1));
+}
+
+void fli_track_forget(fli_track *t, const void *p) { clear_bit(t->starts, fli_track_index(t, p)); }
+
+size_t fli_track_size(const fli_track *t, const void *p)
+{
+    size_t i = fli_track_index(t, p), w = i / BITS;
+    size_t word = t->ends[w] & ~(((size_t)1 << (i % BITS)) - 1);
+    while (word == 0) word = t->ends[++w]; /* a live allocation always has its end bit */
+    size_t j = w * BITS + (size_t)fli_log2_floor(word & (~word + 1));
+    return (j - i + 1) * FLI_GRANULE;
+}
+
+static unsigned popcount(size_t x)
+{
+    unsigned n = 0;
+    for (; x != 0; x &= x - 1) n++;
+    return n;
+}
+
+/* Clears bits [lo, hi) of both maps; returns how many start bits were set. */
+static size_t clear_range(fli_track *t, size_t lo, size_t hi)
+{
+    size_t count = 0;
+    while (lo < hi) {
+        size_t w = lo / BITS, bit = lo % BITS;
+        size_t span = BITS - bit < hi - lo ? BITS - bit : hi - lo;
+        size_t mask = (span == BITS ? ~(size_t)0 : (((size_t)1 << span) - 1)) << bit;
+        count += popcount(t->starts[w] & mask);
+        t->starts[w] &= ~mask;
+        t->ends[w] &= ~mask;
+        lo += span;
+    }
+    return count;
+}
+
+size_t fli_track_release(fli_track *t, uintptr_t from, uintptr_t to)
+{
+    if (to <= from) return 0;
+    /* Granules whose first byte lies in [from, to). */
+    size_t lo = (size_t)((from - t->origin + FLI_GRANULE - 1) / FLI_GRANULE);
+    size_t hi = (size_t)((to - t->origin + FLI_GRANULE - 1) / FLI_GRANULE);
+    return clear_range(t, lo, hi);
+}
+
+size_t fli_track_count(const fli_track *t)
+{
+    size_t n = 0;
+    for (size_t w = 0; w < t->words; w++) n += popcount(t->starts[w]);
+    return n;
+}
+
+/* ---- bulk release ---------------------------------------------------------------------- */
+
+/* Counts `count` allocations and `released` bytes of region r as freed everywhere. */
+static void account_bulk(fl_memory *m, fli_region *r, size_t count, size_t released, fli_pending *pending)
+{
+    fli_account_free(m, r, count, released);
+    fli_pressure_update(m, r->type, pending);
+}
+
+fl_status fli_rewind_locked(fl_memory *m, fli_region *r, fl_marker mark, fli_pending *pending)
+{
+    fl_allocator *a = r->a;
+    size_t used0 = a->counters.used_bytes;
+    fl_status st = a->ops->rewind(a, mark);
+    if (st != FL_OK) return st;
+    size_t used1 = a->counters.used_bytes;
+    uintptr_t from = r->track.alloc_start + used1, to = r->track.alloc_start + used0;
+    size_t count = fli_track_release(&r->track, from, to);
+    if (m->record_count) fli_registry_remove_range(m, from, to);
+    account_bulk(m, r, count, used0 - used1, pending);
+    return FL_OK;
+}
+
+void fli_reset_region_locked(fl_memory *m, fli_region *r, fli_pending *pending)
+{
+    if (r->strategy == FL_ALLOCATOR_LINEAR || r->strategy == FL_ALLOCATOR_STACK) {
+        fl_marker empty = {0, 0, 0};
+        (void)fli_rewind_locked(m, r, empty, pending); /* {0} is always accepted */
+        return;
+    }
+    if (m->record_count) fli_registry_remove_region(m, r);
+    size_t count = 0, used = 0;
+    for (unsigned c = 0; c < r->class_count; c++) {
+        fl_allocator *a = r->cls[c].a;
+        count += a->counters.allocation_count;
+        used += a->counters.used_bytes;
+        fl_allocator_reset(a);
+    }
+    if (r->a) {
+        count += r->a->counters.allocation_count;
+        used += r->a->counters.used_bytes;
+        fl_allocator_reset(r->a);
+    }
+    account_bulk(m, r, count, used, pending);
+}
+
+/* ---- the public frame API ---------------------------------------------------------------- */
+
+static fl_status frame_region(fl_memory *m, fl_memory_type t, fli_region **out)
+{
+    if (m == NULL) return fli_fail(FL_ERR_INVALID_PARAMETERS, "the memory interface is NULL");
+    if ((unsigned)t >= FL_MEMORY_TYPE_COUNT)
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "memory type %d is not a memory type", (int)t);
+    fli_region *r = &m->regions[t];
+    if (!r->present) return fli_fail(FL_ERR_NOT_SUPPORTED, "the %s type has no region here", fl_memory_type_str(t));
+    if (r->strategy != FL_ALLOCATOR_LINEAR && r->strategy != FL_ALLOCATOR_STACK)
+        return fli_fail(FL_ERR_NOT_SUPPORTED, "the %s type is served by a %s allocator, which has no markers",
+                        fl_memory_type_str(t), fl_allocator_type_str(r->strategy));
+    *out = r;
+    return FL_OK;
+}
+
+fl_marker fl_memory_mark(fl_memory *m, fl_memory_type t)
+{
+    fl_marker mark = {0, 0, 0};
+    fli_region *r = NULL;
+    if (frame_region(m, t, &r) != FL_OK) return mark;
+    fli_mem_lock(m);
+    mark = r->a->ops->mark(r->a);
+    fli_mem_unlock(m);
+    return mark;
+}
+
+fl_status fl_memory_rewind(fl_memory *m, fl_memory_type t, fl_marker mark)
+{
+    fli_region *r = NULL;
+    fl_status st = frame_region(m, t, &r);
+    if (st != FL_OK) return st;
+    fli_pending pending;
+    pending.count = 0;
+    fli_mem_lock(m);
+    st = fli_rewind_locked(m, r, mark, &pending);
+    fli_mem_unlock(m);
+    fli_pressure_dispatch(m, &pending);
+    return st;
+}
