@@ -309,6 +309,7 @@ def main():
     ap.add_argument("--no-scaling", action="store_true")
     ap.add_argument("--max-live-mib", type=int, default=2048, help="largest scaling live set (default 2048)")
     ap.add_argument("--readme", help="README to update between <!-- bench:begin --> and <!-- bench:end -->")
+    ap.add_argument("--svg", help="also copy the chart here (the README shows docs/bench-ratios.svg)")
     args = ap.parse_args()
     if not os.access(args.bench, os.X_OK):
         sys.exit(f"bench_compare: {args.bench} is not built (scripts/bench.sh builds it)")
@@ -472,7 +473,10 @@ def main():
                              "peak_held_bytes": res.get("w5", "W5", a, "peak_held"),
                              "peak_live_bytes": res.get("w5", "W5", a, "peak_live")})
     if scaling:
-        md.write("**Scaling with the live set** (W3 sizes, 1 M replacements; W4 p99.99 and max in ns; footprint as W5)\n\n"
+        md.write("**Scaling with the live set** (W3 sizes, 1 M replacements; W4 p99.99 and max in ns; footprint as W5. "
+                 "The max is the worst single allocation of all replays: on a loaded machine it is a preemption. "
+                 "Footprints of the 1 MiB set are approximate: Linux updates a process's resident-memory counters "
+                 "in batches of up to 64 pages)\n\n"
                  "| live set | allocator | ns/pair | ratio | p99.99 | max | footprint |\n|---|---|---|---|---|---|---|\n")
         for mib, a, ns, ratio, p9999, pmax, fp in scaling:
             live = f"{mib} MiB" if mib < 1024 else f"{mib // 1024} GiB"
@@ -521,6 +525,8 @@ def main():
     chart_rows["W5"] = ["freelist", "fl_memory/system"] + peer_names
     svg_chart(res, ["W1", "W2-reverse", "W2-random", "W3", "W5"], chart_rows, os.path.join(args.out, "ratios.svg"),
               "flight-memory vs general-purpose allocators: time (W1-W3) and footprint (W5) relative to glibc")
+    if args.svg:
+        shutil.copyfile(os.path.join(args.out, "ratios.svg"), args.svg)
     print(text)
     print(f"wrote {args.out}/bench.csv, bench.md, ratios.svg ({runner.count} bench processes, "
           f"{(time.time() - started) / 60:.1f} min)")
@@ -531,7 +537,6 @@ def main():
         if begin in readme and end in readme:
             head, rest = readme.split(begin, 1)
             _, tail = rest.split(end, 1)
-            chart = os.path.relpath(os.path.join(args.out, "ratios.svg"), os.path.dirname(os.path.abspath(args.readme)))
             with open(args.readme, "w") as f:
                 f.write(head + begin + "\n" + text + end + tail)
             print(f"updated {args.readme}")
