@@ -14,6 +14,13 @@
  *   timing.c     the clock, its overhead, CPU pinning, medians and percentiles
  *   report.c     the text tables, the CSV rows and the target lines
  *   memory.c     the memory interface (fl_memory) as a backend, and its statistics reads
+ *   (workloads.c also has the thread-scaling rows: 1, 2, 4, 8 threads on a thread-safe fl_memory)
+ *
+ * Comparing with other malloc implementations (mimalloc, jemalloc, tcmalloc) is the job of
+ * scripts/bench_compare.py: it runs this program once per peer, each in a process of its own
+ * with the peer preloaded (the "glibc" row then measures the peer), alternating the
+ * processes, and reads their CSV. Under valgrind --tool=callgrind --collect-atstart=no only
+ * the timed loops are counted (BENCH_COLLECT_TOGGLE), which gives instructions per pair.
  *
  * So that the compiler cannot drop any work, every block gets one byte written when it is
  * allocated and that byte is read back (summed into a checksum) before the block is freed.
@@ -30,6 +37,7 @@
 #endif
 
 #include <flight/memory.h>
+#include <flight/memory_fast.h> /* the "-inline" rows */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,6 +45,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+
+/* Under callgrind (valgrind --tool=callgrind --collect-atstart=no) each replay switches
+ * collection on at the start of its timed loop and off at its end, so that the counts are
+ * the loop's alone; outside valgrind the request costs a few instructions, outside the
+ * timed region. Without valgrind's header: nothing. */
+#if defined(__has_include)
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define BENCH_COLLECT_TOGGLE() CALLGRIND_TOGGLE_COLLECT
+#endif
+#endif
+#ifndef BENCH_COLLECT_TOGGLE
+#define BENCH_COLLECT_TOGGLE() ((void)0)
+#endif
 
 /* The label of the C library's allocator in tables and CSV rows. */
 #ifdef __GLIBC__
@@ -56,7 +78,9 @@ enum {
     BENCH_W3 = 1u << 2,
     BENCH_W4 = 1u << 3,
     BENCH_STATS = 1u << 4, /* fl_memory_get_stats / get_pressure per call */
-    BENCH_ALL = BENCH_W1 | BENCH_W2 | BENCH_W3 | BENCH_W4 | BENCH_STATS
+    BENCH_W5 = 1u << 5,    /* footprint: peak resident bytes / peak live bytes over W3 */
+    BENCH_THREADS = 1u << 6, /* 1, 2, 4, 8 threads on a thread-safe fl_memory and the C library */
+    BENCH_ALL = BENCH_W1 | BENCH_W2 | BENCH_W3 | BENCH_W4 | BENCH_STATS | BENCH_W5 | BENCH_THREADS
 };
 
 typedef struct bench_config {
@@ -67,7 +91,15 @@ typedef struct bench_config {
     bool pin;            /* pin the process to one CPU (Linux) */
     FILE *csv;           /* NULL: no CSV output */
     double timer_overhead_ns; /* median cost of one clock read pair, subtracted in W4 */
+    const char *only;    /* NULL, or comma-separated row labels: measure just those (ratios
+                            need the C library's row); for profiling one row with callgrind */
+    size_t w3_live_mib;  /* 0: W3's default live set; else this many MiB (the scaling runs) */
+    uint64_t w3_ops;     /* 0: W3's default op count; else this many replacements */
+    bool footprint;      /* set by W5 only: arenas not pre-faulted, one replay, RSS measured */
 } bench_config;
+
+/* True when --only is absent or names `label`. */
+bool bench_selected(const bench_config *cfg, const char *label);
 
 /* ---- the clock (timing.c) -------------------------------------------------------------- */
 
@@ -100,6 +132,14 @@ void bench_percentiles(const uint32_t *samples, size_t count, double out[BENCH_P
 
 /* ---- what is measured (runner.c) ------------------------------------------------------- */
 
+/* How a row calls the allocator: the fl_allocator_* functions, or the inline fast paths
+ * of <flight/memory_fast.h> (rows labelled "pool-inline", "linear-inline"). */
+typedef enum bench_path {
+    BENCH_CALL,        /* fl_allocator_allocate / fl_allocator_deallocate */
+    BENCH_POOL_FAST,   /* fl_pool_allocate_fast / fl_pool_deallocate_fast */
+    BENCH_LINEAR_FAST  /* fl_linear_allocate_fast (frees: fl_allocator_deallocate) */
+} bench_path;
+
 /* One column of a table: an allocator and how the bench sets it up. */
 typedef struct bench_backend {
     const char *label;       /* "pool", "glibc", "fl_memory/pool", ... */
@@ -109,6 +149,7 @@ typedef struct bench_backend {
     size_t block_size;       /* pool: the block size */
     bool frees_by_reset;     /* W2: a frame is freed with one fl_allocator_reset (linear), or
                               * for the memory interface with fl_memory_mark / fl_memory_rewind */
+    bench_path path;
     /* The memory interface instead of one allocator: every request is
      * fl_memory_allocate_typed(memory_type), every free fl_memory_deallocate, on an
      * interface created from bench_memory_config(memory_system_bytes, memory_thread_safe)
@@ -134,8 +175,19 @@ typedef struct bench_run {
 /* Records the first real error of a replay (the replay carries on; the row is an error). */
 void bench_run_fail(bench_run *run, const char *what, const void *ptr, size_t size, fl_status status);
 
-/* Allocates `size` bytes; NULL when refused (counted as an OOM, or recorded as an error). */
-static inline unsigned char *bench_alloc(bench_run *run, size_t size)
+/* Forced inline: each replay loop gets a copy specialised to its constant `path` (and the
+ * inline rows' allocator code inside it). */
+#if defined(__GNUC__) || defined(__clang__)
+#define BENCH_INLINE static inline __attribute__((always_inline))
+#define BENCH_NOINLINE static __attribute__((noinline))
+#else
+#define BENCH_INLINE static inline
+#define BENCH_NOINLINE static
+#endif
+
+/* Allocates `size` bytes; NULL when refused (counted as an OOM, or recorded as an error).
+ * `path` is a constant wherever this is inlined, so each replay loop calls one function. */
+BENCH_INLINE unsigned char *bench_alloc_via(bench_run *run, size_t size, bench_path path)
 {
     void *p = NULL;
     if (run->m != NULL) {
@@ -156,7 +208,9 @@ static inline unsigned char *bench_alloc(bench_run *run, size_t size)
             return NULL;
         }
     } else {
-        fl_status status = fl_allocator_allocate(run->a, size, 0, &p);
+        fl_status status = path == BENCH_POOL_FAST     ? fl_pool_allocate_fast(run->a, size, 0, &p)
+                           : path == BENCH_LINEAR_FAST ? fl_linear_allocate_fast(run->a, size, 0, &p)
+                                                       : fl_allocator_allocate(run->a, size, 0, &p);
         if (status != FL_OK) {
             if (status == FL_ERR_OUT_OF_MEMORY)
                 run->ooms++;
@@ -169,8 +223,10 @@ static inline unsigned char *bench_alloc(bench_run *run, size_t size)
     return (unsigned char *)p;
 }
 
+static inline unsigned char *bench_alloc(bench_run *run, size_t size) { return bench_alloc_via(run, size, BENCH_CALL); }
+
 /* Reads the block's byte into the checksum, then frees the block. */
-static inline void bench_release(bench_run *run, unsigned char *p)
+BENCH_INLINE void bench_release_via(bench_run *run, unsigned char *p, bench_path path)
 {
     run->checksum += *p;
     if (run->m != NULL) {
@@ -179,10 +235,13 @@ static inline void bench_release(bench_run *run, unsigned char *p)
     } else if (run->a == NULL) {
         free(p);
     } else {
-        fl_status status = fl_allocator_deallocate(run->a, p);
+        fl_status status = path == BENCH_POOL_FAST ? fl_pool_deallocate_fast(run->a, p)
+                                                   : fl_allocator_deallocate(run->a, p);
         if (status != FL_OK) bench_run_fail(run, "deallocate failed", p, 0, status);
     }
 }
+
+static inline void bench_release(bench_run *run, unsigned char *p) { bench_release_via(run, p, BENCH_CALL); }
 
 /* End of a replay: the byte goes into the checksum; only the C library frees one by one
  * (an allocator's blocks all go when it is destroyed, which the stack needs: its frees
@@ -196,6 +255,7 @@ static inline void bench_teardown(bench_run *run, unsigned char *p)
 /* What one replay measured. */
 typedef struct bench_rep {
     double ns_per_pair;               /* W1..W3 */
+    uint64_t pairs;                   /* allocate+free pairs in the timed loop */
     double pct_ns[BENCH_PCT_COUNT];   /* W4 */
 } bench_rep;
 
@@ -218,6 +278,11 @@ typedef struct bench_row {
     uint64_t ooms;                     /* per replay (the largest over the reps) */
     uint64_t checksum;
     size_t arena_bytes;
+    uint64_t pairs;                    /* per replay, in the timed loop */
+    /* W5: peak resident bytes the replay added (VmHWM - VmRSS before it) and the peak of the
+     * live requested bytes; footprint = held / live (< 0: not measured). */
+    size_t peak_held, peak_live;
+    double footprint;
 } bench_row;
 
 /* Measures one backend: arena, warm-up, cfg->reps replays; fills `row`. */
@@ -226,12 +291,14 @@ void bench_measure(const bench_config *cfg, const bench_backend *backend, bench_
 
 /* ---- tables (workloads.c fills them, report.c prints them) ----------------------------- */
 
-#define BENCH_MAX_ROWS 16
+#define BENCH_MAX_ROWS 24
 
 typedef struct bench_table {
     const char *name;  /* "W1" */
     char title[256];   /* what the workload does, with its counts */
     bool latency;      /* W4: percentile columns instead of ns per pair */
+    bool footprint;    /* W5: footprint columns */
+    size_t peak_live;  /* W5: the op sequence's peak live requested bytes */
     bench_row rows[BENCH_MAX_ROWS];
     size_t count;
 } bench_table;
@@ -243,7 +310,14 @@ void bench_table_finish(bench_table *table);
 /* Workloads (workloads.c): each fills a table; false when the bench itself ran out of memory. */
 bool bench_w1(const bench_config *cfg, bench_table *table);
 bool bench_w2(const bench_config *cfg, bench_table *table);
-bool bench_w3_w4(const bench_config *cfg, bench_table *w3, bench_table *w4);
+bool bench_w3_w4(const bench_config *cfg, bench_table *w3, bench_table *w4, bench_table *w5);
+/* Threads (workloads.c): rows T1, T2, T4, T8. */
+bool bench_threads(const bench_config *cfg, bench_table *table);
+
+/* Resident memory (runner.c, Linux /proc): resets the peak and returns the resident bytes
+ * now, or 0 when the platform cannot; and the peak since the reset (0: unknown). */
+size_t bench_rss_reset_peak(void);
+size_t bench_rss_peak(void);
 
 /* The memory interface (memory.c). */
 /* A configuration for the workloads: the HOST profile's strategies with capacities sized

@@ -1,8 +1,9 @@
 /*
  * flmem_bench: flags, the run's header, the workloads in order, the exit status.
  *
- *   flmem_bench [--quick] [--reps N] [--workload W1|W2|W3|W4|reads|all[,...]] [--csv FILE]
- *               [--seed N] [--no-pin]
+ *   flmem_bench [--quick] [--reps N] [--workload W1|W2|W3|W4|W5|threads|reads|all[,...]]
+ *               [--csv FILE] [--seed N] [--no-pin] [--only LABEL[,...]] [--live-mib N]
+ *               [--ops N]
  *
  * Exit status: 0 whether or not targets are met (this is a measurement, not a test); 1 on a
  * real error (an allocator returned a misaligned pointer, failed a free or validate, handed
@@ -26,13 +27,16 @@ static void usage(FILE *out)
             "usage: flmem_bench [options]\n"
             "  --quick            scaled-down op counts and arenas (CI smoke run, a few seconds)\n"
             "  --reps N           measured replays per allocator, 1..64 (default %d, --quick %d)\n"
-            "  --workload LIST    W1, W2, W3, W4, reads (fl_memory statistics reads) or all,\n"
-            "                     comma-separated (default all)\n"
+            "  --workload LIST    W1, W2, W3, W4, W5 (footprint), threads, reads (fl_memory\n"
+            "                     statistics reads) or all, comma-separated (default all)\n"
+            "  --live-mib N       W3/W4/W5 live set of N MiB instead of 64 (scaling runs)\n"
+            "  --ops N            W3/W4/W5 replacements instead of 5 M\n"
             "  --csv FILE         also write machine-readable rows to FILE\n"
             "  --seed N           seed of the op sequences (default 0x%x)\n"
             "  --no-pin           do not pin the process to one CPU\n"
+            "  --only LABELS      measure only these rows, e.g. pool,pool-inline,%s (ratios need %s)\n"
             "  --help             this text\n",
-            DEFAULT_REPS, QUICK_REPS, (unsigned)DEFAULT_SEED);
+            DEFAULT_REPS, QUICK_REPS, (unsigned)DEFAULT_SEED, BENCH_LIBC_LABEL, BENCH_LIBC_LABEL);
 }
 
 static bool parse_workloads(const char *text, unsigned *out)
@@ -48,11 +52,27 @@ static bool parse_workloads(const char *text, unsigned *out)
         else if (strcasecmp(item, "W2") == 0) mask |= BENCH_W2;
         else if (strcasecmp(item, "W3") == 0) mask |= BENCH_W3;
         else if (strcasecmp(item, "W4") == 0) mask |= BENCH_W4;
+        else if (strcasecmp(item, "W5") == 0) mask |= BENCH_W5;
+        else if (strcasecmp(item, "threads") == 0) mask |= BENCH_THREADS;
         else if (strcasecmp(item, "reads") == 0) mask |= BENCH_STATS;
         else return false;
     }
     *out = mask;
     return mask != 0;
+}
+
+bool bench_selected(const bench_config *cfg, const char *label)
+{
+    if (cfg->only == NULL) return true;
+    size_t n = strlen(label);
+    for (const char *item = cfg->only; *item;) {
+        const char *end = strchr(item, ',');
+        size_t len = end ? (size_t)(end - item) : strlen(item);
+        if (len == n && strncmp(item, label, n) == 0) return true;
+        if (end == NULL) break;
+        item = end + 1;
+    }
+    return false;
 }
 
 static bool parse_u64(const char *text, uint64_t *out)
@@ -89,6 +109,17 @@ static int parse_flags(int argc, char **argv, bench_config *cfg, const char **cs
             i++;
         } else if (strcmp(flag, "--csv") == 0 && value) {
             *csv_path = value;
+            i++;
+        } else if (strcmp(flag, "--only") == 0 && value && *value) {
+            cfg->only = value;
+            i++;
+        } else if (strcmp(flag, "--live-mib") == 0 && value && parse_u64(value, &number) && number >= 1 &&
+                   number <= ((uint64_t)SIZE_MAX >> 24)) {
+            cfg->w3_live_mib = (size_t)number;
+            i++;
+        } else if (strcmp(flag, "--ops") == 0 && value && parse_u64(value, &number) && number >= 1 &&
+                   number <= UINT32_MAX) {
+            cfg->w3_ops = number;
             i++;
         } else if (strcmp(flag, "--seed") == 0 && value && parse_u64(value, &number)) {
             cfg->seed = number;
@@ -142,7 +173,7 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     /* Tables are large-ish: static so that main's stack stays small. */
-    static bench_table w1, w2, w3, w4;
+    static bench_table w1, w2, w3, w4, w5, threads;
     bool error = false;
     if (cfg.workloads & BENCH_W1) {
         error |= !bench_w1(&cfg, &w1);
@@ -156,17 +187,25 @@ int main(int argc, char **argv)
         bench_report_csv(cfg.csv, &w2);
         error |= bench_table_has_error(&w2);
     }
-    if (cfg.workloads & (BENCH_W3 | BENCH_W4)) {
+    if (cfg.workloads & (BENCH_W3 | BENCH_W4 | BENCH_W5)) {
         bench_table *t3 = (cfg.workloads & BENCH_W3) ? &w3 : NULL;
         bench_table *t4 = (cfg.workloads & BENCH_W4) ? &w4 : NULL;
-        error |= !bench_w3_w4(&cfg, t3, t4);
-        for (int i = 0; i < 2; i++) {
-            bench_table *t = i == 0 ? t3 : t4;
+        bench_table *t5 = (cfg.workloads & BENCH_W5) ? &w5 : NULL;
+        error |= !bench_w3_w4(&cfg, t3, t4, t5);
+        for (int i = 0; i < 3; i++) {
+            bench_table *t = i == 0 ? t3 : i == 1 ? t4 : t5;
             if (t == NULL) continue;
             bench_report_table(&cfg, t);
             bench_report_csv(cfg.csv, t);
             error |= bench_table_has_error(t);
         }
+    }
+
+    if (cfg.workloads & BENCH_THREADS) {
+        error |= !bench_threads(&cfg, &threads);
+        bench_report_table(&cfg, &threads);
+        bench_report_csv(cfg.csv, &threads);
+        error |= bench_table_has_error(&threads);
     }
 
     if (cfg.workloads & BENCH_STATS) error |= !bench_memory_reads(&cfg);

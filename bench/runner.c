@@ -37,12 +37,44 @@ static void row_note(bench_row *row, bench_row_state state, const char *fmt, ...
     va_end(args);
 }
 
+/* A field of /proc/self/status in bytes ("VmRSS:", "VmHWM:"), 0 when unknown. */
+static size_t proc_status_bytes(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL) return 0;
+    char line[256];
+    size_t n = strlen(field), kib = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, field, n) == 0) {
+            kib = (size_t)strtoull(line + n, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return kib * 1024u;
+}
+
+size_t bench_rss_reset_peak(void)
+{
+    /* "5" resets VmHWM to the current RSS (Linux 4.0+); without it the peak is not ours. */
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (f == NULL) return 0;
+    bool ok = fputs("5", f) >= 0;
+    ok = fclose(f) == 0 && ok;
+    if (!ok) return 0;
+    return proc_status_bytes("VmRSS:");
+}
+
+size_t bench_rss_peak(void) { return proc_status_bytes("VmHWM:"); }
+
 /* Anonymous pages with every page written once, so that no replay pays a page fault
- * inside an allocator's arena ("pre-faulted"). */
-static unsigned char *arena_map(size_t bytes)
+ * inside an allocator's arena ("pre-faulted"); W5 (footprint) leaves them untouched, so
+ * that only the pages an allocator writes become resident. */
+static unsigned char *arena_map(size_t bytes, bool prefault)
 {
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return NULL;
+    if (!prefault) return (unsigned char *)p;
     volatile unsigned char *pages = p;
     long page = sysconf(_SC_PAGESIZE);
     size_t step = page > 0 ? (size_t)page : 4096u;
@@ -125,10 +157,12 @@ void bench_measure(const bench_config *cfg, const bench_backend *backend, bench_
     row->ratio = -1.0;
     row->arena_bytes = backend->arena_bytes;
     row->reps = 0;
+    row->footprint = -1.0;
+    row->peak_held = row->peak_live = 0;
 
     unsigned char *arena = NULL;
     if (backend->arena_bytes != 0) {
-        arena = arena_map(backend->arena_bytes);
+        arena = arena_map(backend->arena_bytes, !cfg->footprint);
         if (arena == NULL) {
             row_note(row, BENCH_ROW_ERROR, "could not map a %zu-byte arena", backend->arena_bytes);
             return;
@@ -137,6 +171,25 @@ void bench_measure(const bench_config *cfg, const bench_backend *backend, bench_
 
     bench_run run;
     bench_rep rep;
+    if (cfg->footprint) {
+        /* W5: one replay on untouched pages; what it made resident is what it held. */
+        size_t before = bench_rss_reset_peak();
+        int status = replay_once(backend, arena, replay, workload, &rep, &run, row);
+        size_t peak = bench_rss_peak();
+        arena_unmap(arena, backend->arena_bytes);
+        if (status != 0) return;
+        row->reps = 1;
+        row->ooms = run.ooms;
+        row->checksum = run.checksum;
+        row->pairs = rep.pairs;
+        row->median_ns = row->min_ns = row->max_ns = rep.ns_per_pair;
+        if (before == 0 || peak < before) {
+            row_note(row, BENCH_ROW_NA, "resident memory is not measurable here (needs Linux /proc)");
+            return;
+        }
+        row->peak_held = peak - before;
+        return;
+    }
     /* The warm-up: caches, branch predictors, the C library's heap, and a first answer to
      * "does this allocator exist yet". Its numbers are dropped. */
     if (replay_once(backend, arena, replay, workload, &rep, &run, row) != 0) {
@@ -169,6 +222,7 @@ void bench_measure(const bench_config *cfg, const bench_backend *backend, bench_
 
     row->reps = reps;
     row->checksum = checksum;
+    row->pairs = rep.pairs;
     row->min_ns = row->max_ns = pairs[0];
     for (int r = 1; r < reps; r++) {
         if (pairs[r] < row->min_ns) row->min_ns = pairs[r];

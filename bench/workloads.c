@@ -12,6 +12,9 @@
  *       about 64 MiB live, 5 M random replacements.
  *   W4  W3 again, timing every allocation on its own, for latency percentiles.
  *
+ * Rows labelled "-inline" replay the same ops through <flight/memory_fast.h> (pool in W1,
+ * linear in W2), in a loop of their own so that a profile tells the two paths apart.
+ *
  * W1..W3 also run through the memory interface (issue #3), in the same run as the C
  * library: W1 as Pool-type requests, W2 as Temporary-type requests with a frame freed by
  * fl_memory_mark / fl_memory_rewind, W3 as System-type requests (which the interface
@@ -24,6 +27,7 @@
 #include "bench.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -53,7 +57,9 @@
 #define W3_LARGE_SHARE 0.01
 
 /* A backend row of one allocator (or the C library): the memory-interface fields unused. */
-#define ROW(...) {__VA_ARGS__, false, FL_MEMORY_SYSTEM, 0, false}
+#define ROW(...) {__VA_ARGS__, BENCH_CALL, false, FL_MEMORY_SYSTEM, 0, false}
+/* The same, called through <flight/memory_fast.h> (path: BENCH_POOL_FAST, BENCH_LINEAR_FAST). */
+#define ROW_VIA(path, ...) {__VA_ARGS__, path, false, FL_MEMORY_SYSTEM, 0, false}
 
 /* A buddy allocator manages a power-of-two span: the extra sixteenth leaves room for its
  * control block and metadata beside a span of the nominal size. */
@@ -115,6 +121,7 @@ static void measure_all(const bench_config *cfg, bench_table *table, const char 
 {
     bool progress = isatty(STDERR_FILENO) != 0; /* a live "now measuring" line on terminals */
     for (size_t i = 0; i < count && table->count < BENCH_MAX_ROWS; i++) {
+        if (!bench_selected(cfg, backends[i].label)) continue;
         if (progress) fprintf(stderr, "  measuring %s %s ...\r", workload, backends[i].label);
         bench_measure(cfg, &backends[i], replay, data, table->latency, table_row(table, workload));
         if (progress) fprintf(stderr, "%50s\r", "");
@@ -129,27 +136,50 @@ typedef struct w1_data {
     unsigned char **slot; /* live: scratch of the replay */
 } w1_data;
 
-static void w1_replay(bench_run *run, const void *data, bench_rep *out)
+/* BENCH_INLINE (bench.h): each caller below gets a copy specialised to its constant path. */
+BENCH_INLINE void w1_replay_via(bench_run *run, const void *data, bench_rep *out, bench_path path)
 {
     const w1_data *w = data;
     unsigned char **slot = w->slot;
     for (size_t i = 0; i < w->live; i++) {
-        unsigned char *p = bench_alloc(run, w->block);
+        unsigned char *p = bench_alloc_via(run, w->block, path);
         if (p != NULL) *p = (unsigned char)i;
         slot[i] = p;
     }
     uint64_t start = bench_now_ns();
+    BENCH_COLLECT_TOGGLE(); /* callgrind: count the timed loop only */
     for (size_t k = 0; k < w->ops; k++) {
         uint32_t i = w->op_slot[k];
-        if (slot[i] != NULL) bench_release(run, slot[i]);
-        unsigned char *p = bench_alloc(run, w->block);
+        if (slot[i] != NULL) bench_release_via(run, slot[i], path);
+        unsigned char *p = bench_alloc_via(run, w->block, path);
         if (p != NULL) *p = (unsigned char)k;
         slot[i] = p;
     }
+    BENCH_COLLECT_TOGGLE();
     uint64_t end = bench_now_ns();
     for (size_t i = 0; i < w->live; i++)
         if (slot[i] != NULL) bench_teardown(run, slot[i]);
     out->ns_per_pair = (double)(end - start) / (double)w->ops;
+    out->pairs = w->ops;
+}
+
+/* Separate functions, so that a profile (callgrind) tells the paths apart. */
+BENCH_NOINLINE void w1_replay_call(bench_run *run, const void *data, bench_rep *out)
+{
+    w1_replay_via(run, data, out, BENCH_CALL);
+}
+
+BENCH_NOINLINE void w1_replay_pool_fast(bench_run *run, const void *data, bench_rep *out)
+{
+    w1_replay_via(run, data, out, BENCH_POOL_FAST);
+}
+
+static void w1_replay(bench_run *run, const void *data, bench_rep *out)
+{
+    if (run->backend->path == BENCH_POOL_FAST)
+        w1_replay_pool_fast(run, data, out);
+    else
+        w1_replay_call(run, data, out);
 }
 
 bool bench_w1(const bench_config *cfg, bench_table *table)
@@ -170,6 +200,7 @@ bool bench_w1(const bench_config *cfg, bench_table *table)
 
     const bench_backend backends[] = {
         ROW("pool", false, FL_ALLOCATOR_POOL, 2 * MIB, W1_BLOCK, false),
+        ROW_VIA(BENCH_POOL_FAST, "pool-inline", false, FL_ALLOCATOR_POOL, 2 * MIB, W1_BLOCK, false),
         ROW("freelist", false, FL_ALLOCATOR_FREELIST, 4 * MIB, 0, false),
         ROW("buddy", false, FL_ALLOCATOR_BUDDY, BUDDY_ARENA(4 * MIB), 0, false),
         ROW("system", false, FL_ALLOCATOR_SYSTEM, 0, 0, false),
@@ -195,20 +226,21 @@ typedef struct w2_data {
     unsigned char **slot;          /* frame: scratch */
 } w2_data;
 
-static void w2_replay(bench_run *run, const void *data, bench_rep *out)
+BENCH_INLINE void w2_replay_via(bench_run *run, const void *data, bench_rep *out, bench_path path)
 {
     const w2_data *w = data;
     unsigned char **slot = w->slot;
     bool by_reset = run->backend->frees_by_reset;
     fl_marker frame_start = {0, 0, 0};
     uint64_t start = bench_now_ns();
+    BENCH_COLLECT_TOGGLE(); /* callgrind: count the timed loop only */
     for (size_t f = 0; f < w->frames; f++) {
         size_t pattern = f % w->patterns;
         if (by_reset && run->m != NULL) frame_start = fl_memory_mark(run->m, run->memory_type);
         const uint16_t *size = w->sizes + pattern * w->frame;
         const uint16_t *order = w->random ? w->random_order + pattern * w->frame : w->reverse_order;
         for (size_t i = 0; i < w->frame; i++) {
-            unsigned char *p = bench_alloc(run, size[i]);
+            unsigned char *p = bench_alloc_via(run, size[i], path);
             if (p != NULL) *p = (unsigned char)(i + f);
             slot[i] = p;
         }
@@ -233,8 +265,28 @@ static void w2_replay(bench_run *run, const void *data, bench_rep *out)
             }
         }
     }
+    BENCH_COLLECT_TOGGLE();
     uint64_t end = bench_now_ns();
     out->ns_per_pair = (double)(end - start) / (double)(w->frames * w->frame);
+    out->pairs = (uint64_t)w->frames * w->frame;
+}
+
+BENCH_NOINLINE void w2_replay_call(bench_run *run, const void *data, bench_rep *out)
+{
+    w2_replay_via(run, data, out, BENCH_CALL);
+}
+
+BENCH_NOINLINE void w2_replay_linear_fast(bench_run *run, const void *data, bench_rep *out)
+{
+    w2_replay_via(run, data, out, BENCH_LINEAR_FAST);
+}
+
+static void w2_replay(bench_run *run, const void *data, bench_rep *out)
+{
+    if (run->backend->path == BENCH_LINEAR_FAST)
+        w2_replay_linear_fast(run, data, out);
+    else
+        w2_replay_call(run, data, out);
 }
 
 bool bench_w2(const bench_config *cfg, bench_table *table)
@@ -275,6 +327,7 @@ bool bench_w2(const bench_config *cfg, bench_table *table)
         /* Reverse order: the stack frees LIFO, the linear allocator resets. */
         const bench_backend reverse[] = {
             ROW("linear", false, FL_ALLOCATOR_LINEAR, 8 * MIB, 0, true),
+            ROW_VIA(BENCH_LINEAR_FAST, "linear-inline", false, FL_ALLOCATOR_LINEAR, 8 * MIB, 0, true),
             ROW("stack", false, FL_ALLOCATOR_STACK, 8 * MIB, 0, false),
             ROW("freelist", false, FL_ALLOCATOR_FREELIST, 8 * MIB, 0, false),
             ROW("buddy", false, FL_ALLOCATOR_BUDDY, BUDDY_ARENA(16 * MIB), 0, false),
@@ -287,6 +340,7 @@ bool bench_w2(const bench_config *cfg, bench_table *table)
         w.random = true;
         const bench_backend random[] = {
             ROW("linear", false, FL_ALLOCATOR_LINEAR, 8 * MIB, 0, true),
+            ROW_VIA(BENCH_LINEAR_FAST, "linear-inline", false, FL_ALLOCATOR_LINEAR, 8 * MIB, 0, true),
             ROW("freelist", false, FL_ALLOCATOR_FREELIST, 8 * MIB, 0, false),
             ROW("buddy", false, FL_ALLOCATOR_BUDDY, BUDDY_ARENA(16 * MIB), 0, false),
             ROW(BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false),
@@ -351,6 +405,7 @@ static void w3_replay(bench_run *run, const void *data, bench_rep *out)
     unsigned char **slot = w->slot;
     w3_fill(run, w);
     uint64_t start = bench_now_ns();
+    BENCH_COLLECT_TOGGLE(); /* callgrind: count the timed loop only */
     for (size_t k = 0; k < w->ops; k++) {
         uint32_t i = w->op_slot[k];
         if (slot[i] != NULL) bench_release(run, slot[i]);
@@ -358,9 +413,40 @@ static void w3_replay(bench_run *run, const void *data, bench_rep *out)
         if (p != NULL) *p = (unsigned char)k;
         slot[i] = p;
     }
+    BENCH_COLLECT_TOGGLE();
     uint64_t end = bench_now_ns();
     w3_teardown(run, w);
     out->ns_per_pair = (double)(end - start) / (double)w->ops;
+    out->pairs = w->ops;
+}
+
+/* W5: W3's ops, each block written on every page (a program uses what it asks for), so
+ * that resident memory reflects the blocks; not timed for the tables. */
+static unsigned char *w5_touch(unsigned char *p, size_t size, unsigned char value)
+{
+    if (p == NULL) return NULL;
+    for (size_t at = 0; at < size; at += 4096u) p[at] = value;
+    p[size - 1] = value;
+    *p = value; /* the byte the checksum reads */
+    return p;
+}
+
+static void w5_replay(bench_run *run, const void *data, bench_rep *out)
+{
+    const w3_data *w = data;
+    unsigned char **slot = w->slot;
+    for (size_t i = 0; i < w->slots; i++)
+        slot[i] = w5_touch(bench_alloc(run, w->fill_size[i]), w->fill_size[i], (unsigned char)i);
+    uint64_t start = bench_now_ns();
+    for (size_t k = 0; k < w->ops; k++) {
+        uint32_t i = w->op_slot[k];
+        if (slot[i] != NULL) bench_release(run, slot[i]);
+        slot[i] = w5_touch(bench_alloc(run, w->op_size[k]), w->op_size[k], (unsigned char)k);
+    }
+    uint64_t end = bench_now_ns();
+    w3_teardown(run, w);
+    out->ns_per_pair = (double)(end - start) / (double)w->ops;
+    out->pairs = w->ops;
 }
 
 /* W3's ops with a clock read around each allocation (the frees are not timed). */
@@ -372,6 +458,7 @@ static void w4_replay(bench_run *run, const void *data, bench_rep *out)
     const uint64_t overhead = w->overhead_ns;
     w3_fill(run, w);
     uint64_t start = bench_now_ns();
+    BENCH_COLLECT_TOGGLE(); /* callgrind: count the timed loop only */
     for (size_t k = 0; k < w->ops; k++) {
         uint32_t i = w->op_slot[k];
         if (slot[i] != NULL) bench_release(run, slot[i]);
@@ -383,16 +470,19 @@ static void w4_replay(bench_run *run, const void *data, bench_rep *out)
         if (p != NULL) *p = (unsigned char)k;
         slot[i] = p;
     }
+    BENCH_COLLECT_TOGGLE();
     uint64_t end = bench_now_ns();
     w3_teardown(run, w);
     out->ns_per_pair = (double)(end - start) / (double)w->ops;
+    out->pairs = w->ops;
     bench_percentiles(latency, w->ops, out->pct_ns);
 }
 
-bool bench_w3_w4(const bench_config *cfg, bench_table *w3, bench_table *w4)
+bool bench_w3_w4(const bench_config *cfg, bench_table *w3, bench_table *w4, bench_table *w5)
 {
     size_t live_target = cfg->quick ? W3_LIVE / 4 : W3_LIVE;
-    size_t ops = scaled(cfg, W3_OPS);
+    if (cfg->w3_live_mib != 0) live_target = cfg->w3_live_mib * MIB;
+    size_t ops = cfg->w3_ops != 0 ? (size_t)cfg->w3_ops : scaled(cfg, W3_OPS);
     bench_rng rng = rng_for(cfg, 3);
 
     /* The initial live set: sizes drawn until their sum reaches the target. */
@@ -435,8 +525,13 @@ bool bench_w3_w4(const bench_config *cfg, bench_table *w3, bench_table *w4)
         }
         w3_data w = {slots, ops, fill_size, op_slot, op_size, slot, latency, 0};
         /* Arenas: the free list gets 4x the target live bytes, the buddy 8x (its power-of-two
-         * rounding alone can double a block). */
-        const size_t fl_arena = 4 * live_target, buddy_arena = BUDDY_ARENA(8 * live_target);
+         * rounding alone can double a block); for live sets from 256 MiB (the scaling runs)
+         * 2x the peak, and 4x for the buddy, so that 2 GiB live fits a host's memory. */
+        size_t fl_arena = 4 * live_target, buddy_arena = BUDDY_ARENA(8 * live_target);
+        if (live_target >= 256 * MIB) {
+            fl_arena = 2 * peak + 16 * MIB;
+            buddy_arena = BUDDY_ARENA(4 * peak);
+        }
         if (ok && w3 != NULL) {
             table_start(w3, "W3");
             snprintf(w3->title, sizeof w3->title,
@@ -466,9 +561,39 @@ bool bench_w3_w4(const bench_config *cfg, bench_table *w3, bench_table *w4)
                 ROW("freelist", false, FL_ALLOCATOR_FREELIST, fl_arena, 0, false),
                 ROW("buddy", false, FL_ALLOCATOR_BUDDY, buddy_arena, 0, false),
                 ROW(BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false),
+                bench_memory_backend("fl_memory/system", FL_MEMORY_SYSTEM, fl_arena, false),
             };
             measure_all(cfg, w4, "W4", backends, sizeof backends / sizeof backends[0], w4_replay, &w);
             bench_table_finish(w4);
+        }
+        if (ok && w5 != NULL) {
+            /* W5: the same replay once per row, arenas not pre-faulted: the resident memory
+             * it adds at its peak over the peak of the live requested bytes. Run it in a
+             * process of its own per allocator (scripts/bench_compare.py does) for the C
+             * library's figure: a heap that earlier workloads grew is already resident. */
+            table_start(w5, "W5");
+            w5->footprint = true;
+            w5->peak_live = peak;
+            snprintf(w5->title, sizeof w5->title,
+                     "W5: footprint over W3 (%zu replacements, peak %.1f MiB live): peak resident bytes the replay "
+                     "added / peak live requested bytes; arenas not pre-faulted",
+                     ops, (double)peak / (double)MIB);
+            bench_config once = *cfg;
+            once.footprint = true;
+            const bench_backend backends[] = {
+                ROW("freelist", false, FL_ALLOCATOR_FREELIST, fl_arena, 0, false),
+                ROW("buddy", false, FL_ALLOCATOR_BUDDY, buddy_arena, 0, false),
+                ROW("system", false, FL_ALLOCATOR_SYSTEM, 0, 0, false),
+                ROW(BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false),
+                bench_memory_backend("fl_memory/system", FL_MEMORY_SYSTEM, fl_arena, false),
+            };
+            measure_all(&once, w5, "W5", backends, sizeof backends / sizeof backends[0], w5_replay, &w);
+            for (size_t i = 0; i < w5->count; i++) {
+                bench_row *row = &w5->rows[i];
+                row->peak_live = peak;
+                if (row->state == BENCH_ROW_OK && peak > 0) row->footprint = (double)row->peak_held / (double)peak;
+            }
+            bench_table_finish(w5);
         }
     }
     free(fill_size);
@@ -476,5 +601,155 @@ bool bench_w3_w4(const bench_config *cfg, bench_table *w3, bench_table *w4)
     free(op_size);
     free(slot);
     free(latency);
+    return ok;
+}
+
+/* ---- threads ----------------------------------------------------------------------------- */
+
+/* Every thread replays its own W3-like churn of small objects (log-uniform 16 B .. 1 KiB,
+ * 2,048 live per thread) on the one allocator under test: a thread-safe fl_memory (System
+ * requests, served by its pools and its free list, one lock per call) or the C library.
+ * The total work is fixed (4 M replacements, split between the threads), so on a machine
+ * with enough cores the wall time per pair falls as threads are added; with 2 cores it
+ * shows what contention costs. The rows are T1, T2, T4, T8. */
+#define T_LIVE 2048u
+#define T_OPS 4000000u
+#define T_SIZE_MIN 16.0
+#define T_SIZE_MAX 1024.0
+#define T_MAX_THREADS 8u
+
+typedef struct t_data {
+    unsigned threads;
+    size_t ops;               /* per thread */
+    const uint32_t *op_slot;  /* threads * ops: thread t's ops start at t * ops */
+    const uint32_t *op_size;
+    const uint32_t *fill_size; /* T_MAX_THREADS * T_LIVE */
+    unsigned char **slot;      /* T_MAX_THREADS * T_LIVE: scratch */
+} t_data;
+
+typedef struct t_arg {
+    bench_run run; /* a copy of the replay's run with counters of its own */
+    const t_data *w;
+    unsigned index;
+    pthread_barrier_t *ready;
+} t_arg;
+
+static void *t_thread(void *p)
+{
+    t_arg *arg = p;
+    const t_data *w = arg->w;
+    bench_run *run = &arg->run;
+    unsigned char **slot = w->slot + (size_t)arg->index * T_LIVE;
+    const uint32_t *fill = w->fill_size + (size_t)arg->index * T_LIVE;
+    const uint32_t *op_slot = w->op_slot + (size_t)arg->index * w->ops;
+    const uint32_t *op_size = w->op_size + (size_t)arg->index * w->ops;
+    for (size_t i = 0; i < T_LIVE; i++) {
+        unsigned char *q = bench_alloc(run, fill[i]);
+        if (q != NULL) *q = (unsigned char)i;
+        slot[i] = q;
+    }
+    pthread_barrier_wait(arg->ready); /* the clock starts when every thread has its live set */
+    for (size_t k = 0; k < w->ops; k++) {
+        uint32_t i = op_slot[k];
+        if (slot[i] != NULL) bench_release(run, slot[i]);
+        unsigned char *q = bench_alloc(run, op_size[k]);
+        if (q != NULL) *q = (unsigned char)k;
+        slot[i] = q;
+    }
+    for (size_t i = 0; i < T_LIVE; i++)
+        if (slot[i] != NULL) bench_teardown(run, slot[i]);
+    return NULL;
+}
+
+static void t_replay(bench_run *run, const void *data, bench_rep *out)
+{
+    const t_data *w = data;
+    t_arg args[T_MAX_THREADS];
+    pthread_t ids[T_MAX_THREADS];
+    pthread_barrier_t ready;
+    if (pthread_barrier_init(&ready, NULL, w->threads + 1u) != 0) {
+        bench_run_fail(run, "pthread_barrier_init failed", NULL, 0, FL_OK);
+        return;
+    }
+    unsigned started = 0;
+    for (unsigned t = 0; t < w->threads; t++) {
+        args[t].run = *run;
+        args[t].run.checksum = 0;
+        args[t].run.ooms = 0;
+        args[t].run.failed = false;
+        args[t].w = w;
+        args[t].index = t;
+        args[t].ready = &ready;
+        if (pthread_create(&ids[t], NULL, t_thread, &args[t]) != 0) break;
+        started++;
+    }
+    if (started != w->threads) {
+        /* The barrier cannot open: nothing to measure. Report it and stop the process. */
+        fprintf(stderr, "flmem_bench: could not start %u threads\n", w->threads);
+        exit(1);
+    }
+    pthread_barrier_wait(&ready);
+    uint64_t start = bench_now_ns();
+    BENCH_COLLECT_TOGGLE(); /* callgrind: count the timed part only */
+    for (unsigned t = 0; t < w->threads; t++) pthread_join(ids[t], NULL);
+    BENCH_COLLECT_TOGGLE();
+    uint64_t end = bench_now_ns();
+    pthread_barrier_destroy(&ready);
+    for (unsigned t = 0; t < w->threads; t++) {
+        run->checksum += args[t].run.checksum;
+        run->ooms += args[t].run.ooms;
+        if (args[t].run.failed && !run->failed) {
+            run->failed = true;
+            memcpy(run->error, args[t].run.error, sizeof run->error);
+        }
+    }
+    uint64_t pairs = (uint64_t)w->ops * w->threads;
+    /* The timed part includes each thread's teardown of its live set (a few % of a replay). */
+    out->ns_per_pair = (double)(end - start) / (double)pairs;
+    out->pairs = pairs;
+}
+
+bool bench_threads(const bench_config *cfg, bench_table *table)
+{
+    table_start(table, "threads");
+    size_t total = scaled(cfg, T_OPS);
+    /* Thread t of n replays ops [t * total / n, (t + 1) * total / n). */
+    uint32_t *op_slot = checked_calloc(total, sizeof *op_slot);
+    uint32_t *op_size = checked_calloc(total, sizeof *op_size);
+    uint32_t *fill_size = checked_calloc((size_t)T_MAX_THREADS * T_LIVE, sizeof *fill_size);
+    unsigned char **slot = checked_calloc((size_t)T_MAX_THREADS * T_LIVE, sizeof *slot);
+    bool ok = op_slot && op_size && fill_size && slot;
+    if (ok) {
+        snprintf(table->title, sizeof table->title,
+                 "threads: %zu replacements in all, split over N threads (%u live per thread, sizes log-uniform "
+                 "16 B..1 KiB); wall ns per pair; ratio to %s with the same N; this host has %ld CPU(s) online%s",
+                 total, T_LIVE, BENCH_LIBC_LABEL, sysconf(_SC_NPROCESSORS_ONLN),
+                 cfg->pin ? " but the process is pinned to one" : "");
+        static const unsigned counts[] = {1, 2, 4, 8};
+        static const char *const labels[] = {"T1", "T2", "T4", "T8"};
+        for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+            unsigned n = counts[c];
+            size_t per = total / n;
+            bench_rng rng = rng_for(cfg, 10 + n);
+            for (size_t t = 0; t < n; t++) {
+                for (size_t i = 0; i < T_LIVE; i++) fill_size[t * T_LIVE + i] = log_uniform(&rng, T_SIZE_MIN, T_SIZE_MAX);
+                for (size_t k = 0; k < per; k++) {
+                    op_slot[t * per + k] = (uint32_t)rng_below(&rng, T_LIVE);
+                    op_size[t * per + k] = log_uniform(&rng, T_SIZE_MIN, T_SIZE_MAX);
+                }
+            }
+            t_data w = {n, per, op_slot, op_size, fill_size, slot};
+            const bench_backend backends[] = {
+                ROW(BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false),
+                bench_memory_backend("fl_memory-mt/system", FL_MEMORY_SYSTEM, 64 * MIB, true),
+            };
+            measure_all(cfg, table, labels[c], backends, sizeof backends / sizeof backends[0], t_replay, &w);
+        }
+        bench_table_finish(table);
+    }
+    free(op_slot);
+    free(op_size);
+    free(fill_size);
+    free(slot);
     return ok;
 }

@@ -41,8 +41,10 @@ run_suite() { # name, extra cmake args...
 
 if [ "$what" = all ] || [ "$what" = host ]; then
     CC=gcc run_suite gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    # The sanitized suite also runs with the free list hardened (FLMEM_HARDEN_FREELIST): the
+    # default build (gcc above) and the hardened one are both tested.
     CC=clang run_suite asan -DCMAKE_BUILD_TYPE=Debug -DFLMEM_SANITIZE=ON -DFLMEM_BUILD_SHARED=OFF \
-        -DFLMEM_BUILD_BENCH=OFF
+        -DFLMEM_BUILD_BENCH=OFF -DFLMEM_HARDEN_FREELIST=ON
 fi
 
 if [ "$what" = all ] || [ "$what" = host ] || [ "$what" = tsan ]; then

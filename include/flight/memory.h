@@ -370,7 +370,9 @@ void fl_allocator_destroy(fl_allocator *a);
 
 /* Returns `size` usable bytes aligned to `alignment` (0: FL_ALIGN_DEFAULT) in *out.
  * FL_ERR_OUT_OF_MEMORY when no free block can serve it; FL_ERR_INVALID_PARAMETERS for
- * size 0, a bad alignment, or (pool) a size or alignment larger than the block's. */
+ * size 0, a bad alignment, or (pool) a size or alignment larger than the block's.
+ * <flight/memory_fast.h> (optional) has inline versions of this call and of
+ * fl_allocator_deallocate for pools and linear allocators, with the same contract. */
 fl_status fl_allocator_allocate(fl_allocator *a, size_t size, size_t alignment, void **out);
 
 /* Frees an allocation. Foreign, interior and already freed pointers are

@@ -22,14 +22,24 @@ static const fli_allocator_ops *ops_for_type(fl_allocator_type type)
     return NULL;
 }
 
+/* The base keeps its lock as fli_lock_storage (flight/detail/allocators.h, which cannot see
+ * platform.h): the same members as fli_lock's storage, hence the same size and alignment. */
+_Static_assert(sizeof(fli_lock_storage) == sizeof(fli_lock) && _Alignof(fli_lock_storage) == _Alignof(fli_lock),
+               "fli_lock_storage must hold a platform lock");
+
+static fli_lock *lock_of(const fl_allocator *a)
+{
+    return (fli_lock *)(void *)&((fl_allocator *)(uintptr_t)a)->lock;
+}
+
 static void lock_if_shared(const fl_allocator *a)
 {
-    if (a->thread_safe) fli_lock_acquire(a->platform, &((fl_allocator *)(uintptr_t)a)->lock);
+    if (a->thread_safe) fli_lock_acquire(a->platform, lock_of(a));
 }
 
 static void unlock_if_shared(const fl_allocator *a)
 {
-    if (a->thread_safe) fli_lock_release(a->platform, &((fl_allocator *)(uintptr_t)a)->lock);
+    if (a->thread_safe) fli_lock_release(a->platform, lock_of(a));
 }
 
 /* The memory a new allocator lives in: the caller's buffer, aligned, or platform pages. */
@@ -114,7 +124,7 @@ fl_status fl_allocator_create(const fl_allocator_config *cfg, fl_allocator **out
     status = ops->init(where.memory, where.size, &resolved, &a);
     if (status == FL_OK) {
         a->platform = platform; /* before anything that may call ops->destroy */
-        if (cfg->thread_safe && !fli_lock_init(platform, &a->lock)) {
+        if (cfg->thread_safe && !fli_lock_init(platform, lock_of(a))) {
             if (ops->destroy) ops->destroy(a);
             FLI_OPEN(where.memory, where.size);
             status = fli_fail(FL_ERR_PLATFORM, "the platform could not create a lock");
@@ -128,6 +138,12 @@ fl_status fl_allocator_create(const fl_allocator_config *cfg, fl_allocator **out
     a->name = cfg->name ? cfg->name : fl_allocator_type_str(cfg->type);
     a->type = cfg->type;
     a->thread_safe = cfg->thread_safe;
+    /* The inline paths (flight/memory_fast.h) never run where a lock is needed. */
+    /* Nor where a memory checker watches: they cannot poison (core/poison.h). */
+    a->fast_kind = (uint8_t)FLI_FAST_NONE;
+    bool fast = !cfg->thread_safe && !FLI_POISONING_ON;
+    if (fast && cfg->type == FL_ALLOCATOR_POOL) a->fast_kind = (uint8_t)FLI_FAST_POOL;
+    if (fast && cfg->type == FL_ALLOCATOR_LINEAR) a->fast_kind = (uint8_t)FLI_FAST_LINEAR;
     a->pages = where.memory;
     a->pages_size = where.size;
     a->owns_pages = where.pages != NULL;
@@ -148,35 +164,97 @@ void fl_allocator_destroy(fl_allocator *a)
     if (a->ops->destroy) a->ops->destroy(a);
     /* The caller's buffer (or the pages) goes back whole and accessible. */
     FLI_OPEN(pages, pages_size);
-    if (a->thread_safe) fli_lock_destroy(platform, &a->lock);
+    if (a->thread_safe) fli_lock_destroy(platform, lock_of(a));
     if (a_owns_pages) fli_unmap_pages(platform, pages, pages_size);
+}
+
+/* The cold halves of allocate and deallocate, out of line so that the hot halves below are
+ * a few instructions with no stack frame of their own. */
+static FLI_COLD fl_status allocate_refused(const fl_allocator *a, size_t size, size_t alignment, void **out)
+{
+    if (a == NULL || out == NULL)
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_allocator_allocate: %s is NULL", a ? "out" : "allocator");
+    if (size == 0) return fli_fail(FL_ERR_INVALID_PARAMETERS, "size 0 is not an allocation");
+    return fli_fail_alignment(alignment);
+}
+
+static FLI_COLD fl_status allocate_failed(fl_allocator *a, fl_status status)
+{
+    if (status == FL_ERR_OUT_OF_MEMORY && !a->ops->counts_failures) a->counters.failed_allocations++;
+    return status;
+}
+
+/* Not cold: thread-safe allocators take this path on every call. */
+static FLI_NOINLINE fl_status allocate_locked(fl_allocator *a, size_t size, size_t align, void **out)
+{
+    lock_if_shared(a);
+    fl_status status = a->ops->allocate(a, size, align, out);
+    if (status == FL_ERR_OUT_OF_MEMORY && !a->ops->counts_failures) a->counters.failed_allocations++;
+    unlock_if_shared(a);
+    return status;
 }
 
 fl_status fl_allocator_allocate(fl_allocator *a, size_t size, size_t alignment, void **out)
 {
-    if (FLI_UNLIKELY(a == NULL || out == NULL))
-        return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_allocator_allocate: %s is NULL", a ? "out" : "allocator");
-    if (FLI_UNLIKELY(size == 0))
-        return fli_fail(FL_ERR_INVALID_PARAMETERS, "size 0 is not an allocation");
-    size_t align = FL_ALIGN_DEFAULT; /* set again by the check; this quiets gcc */
-    fl_status status = fli_check_alignment(alignment, &align);
-    if (FLI_UNLIKELY(status != FL_OK)) return status;
+    /* One test and branch per check (a combined condition compiles to a chain of setcc). */
+    if (FLI_UNLIKELY(a == NULL)) return allocate_refused(a, size, alignment, out);
+    if (FLI_UNLIKELY(out == NULL)) return allocate_refused(a, size, alignment, out);
+    /* The common case of a pool without a lock, without the indirect call: the code
+     * <flight/memory_fast.h> inlines. fli_pool_fits refuses size 0 and any alignment that is
+     * not a power of two up to the block's, so it can come before the general checks. */
+    if (a->fast_kind == FLI_FAST_POOL) {
+        fli_pool *p = (fli_pool *)a;
+        if (FLI_LIKELY(fli_pool_fits(p, size, alignment) && p->free_head != NULL)) {
+            *out = fli_pool_take_head(p, size);
+            return FL_OK;
+        }
+    }
+    /* fli_check_alignment's rules, with 0 the default alignment. */
+    if (FLI_UNLIKELY(size == 0)) return allocate_refused(a, size, alignment, out);
+    size_t align = FL_ALIGN_DEFAULT;
+    if (alignment != 0) {
+        if (FLI_UNLIKELY((alignment & (alignment - 1)) != 0 || alignment > FL_ALIGN_MAX))
+            return allocate_refused(a, size, alignment, out);
+        align = alignment;
+    }
+    /* The same for a linear allocator without a lock. */
+    if (a->fast_kind == FLI_FAST_LINEAR) {
+        fli_linear *l = (fli_linear *)a;
+        size_t pad = fli_linear_pad(l, align), room = a->capacity - l->top;
+        if (FLI_LIKELY(pad <= room && size <= room - pad)) {
+            *out = fli_linear_bump(l, size, pad);
+            return FL_OK;
+        }
+    }
+    if (FLI_UNLIKELY(a->thread_safe)) return allocate_locked(a, size, align, out);
+    fl_status status = a->ops->allocate(a, size, align, out);
+    if (FLI_UNLIKELY(status != FL_OK)) return allocate_failed(a, status);
+    return FL_OK;
+}
 
+static FLI_COLD fl_status deallocate_refused(const fl_allocator *a)
+{
+    return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_allocator_deallocate: %s is NULL", a ? "pointer" : "allocator");
+}
+
+static FLI_NOINLINE fl_status deallocate_locked(fl_allocator *a, void *ptr)
+{
     lock_if_shared(a);
-    status = a->ops->allocate(a, size, align, out);
-    if (FLI_UNLIKELY(status == FL_ERR_OUT_OF_MEMORY) && !a->ops->counts_failures) a->counters.failed_allocations++;
+    fl_status status = a->ops->deallocate(a, ptr);
     unlock_if_shared(a);
     return status;
 }
 
 fl_status fl_allocator_deallocate(fl_allocator *a, void *ptr)
 {
-    if (FLI_UNLIKELY(a == NULL || ptr == NULL))
-        return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_allocator_deallocate: %s is NULL", a ? "pointer" : "allocator");
-    lock_if_shared(a);
-    fl_status status = a->ops->deallocate(a, ptr);
-    unlock_if_shared(a);
-    return status;
+    if (FLI_UNLIKELY(a == NULL)) return deallocate_refused(a);
+    /* A pool's live block, without the indirect call (as in <flight/memory_fast.h>); the
+     * pool's check refuses NULL too, so that test can wait. */
+    if (a->fast_kind == FLI_FAST_POOL && FLI_LIKELY(fli_pool_give_back((fli_pool *)a, ptr)))
+        return FL_OK;
+    if (FLI_UNLIKELY(ptr == NULL)) return deallocate_refused(a);
+    if (FLI_UNLIKELY(a->thread_safe)) return deallocate_locked(a, ptr);
+    return a->ops->deallocate(a, ptr);
 }
 
 void fl_allocator_reset(fl_allocator *a)

@@ -19,39 +19,13 @@
 #include "../platform/platform.h"
 #include "../core/poison.h"
 
-/* Exact running statistics, updated with plain adds on every allocate and free. */
-typedef struct fli_counters {
-    size_t used_bytes;      /* consumed by live allocations: payload + header + padding */
-    size_t peak_used_bytes;
-    size_t allocation_count;
-    uint64_t total_allocations, total_deallocations, failed_allocations;
-    uint64_t requested_bytes; /* summed over every allocation since create or reset */
-    uint64_t consumed_bytes;
-} fli_counters;
+/* The control-block header every strategy starts with (struct fl_allocator) and the
+ * counters in it are defined in the installed, not-API header below, together with the
+ * pool's and the linear allocator's control blocks, so that <flight/memory_fast.h> can
+ * inline their common case. One definition each, used by the library and the inline code. */
+#include <flight/detail/allocators.h>
 
 typedef struct fli_allocator_ops fli_allocator_ops;
-
-/* The first member of every strategy's control block. */
-struct fl_allocator {
-    const fli_allocator_ops *ops;
-    const char *name;
-    fl_allocator_type type;
-    bool thread_safe;
-    const fl_platform_hooks *platform; /* cfg->platform or the default: every OS call */
-    size_t capacity; /* bytes the strategy manages: used + free, fixed at create */
-    /* [pages, pages + pages_size): the whole memory the allocator was built in, control
-     * block included; it came from the platform at create iff owns_pages (then destroy
-     * unmaps it). Free blocks inside are poisoned for memory checkers (core/poison.h), so
-     * destroy opens all of it before the caller gets it back. */
-    void *pages;
-    size_t pages_size;
-    /* cfg->managed was set: the allocator never reads or writes the bytes it hands out, so
-     * it cannot move them either (relocate is FL_ERR_NOT_SUPPORTED). Set by create. */
-    bool external_memory;
-    bool owns_pages;
-    fli_counters counters;
-    fli_lock lock;
-};
 
 struct fli_allocator_ops {
     /* Builds the strategy inside [memory, memory + size): `memory` is aligned to
@@ -95,22 +69,8 @@ extern const fli_allocator_ops fli_buddy_ops;
 extern const fli_allocator_ops fli_freelist_ops;
 extern const fli_allocator_ops fli_system_ops;
 
-static inline void fli_count_allocation(fli_counters *c, size_t requested, size_t consumed)
-{
-    c->used_bytes += consumed;
-    if (c->used_bytes > c->peak_used_bytes) c->peak_used_bytes = c->used_bytes;
-    c->allocation_count++;
-    c->total_allocations++;
-    c->requested_bytes += requested;
-    c->consumed_bytes += consumed;
-}
-
-static inline void fli_count_deallocation(fli_counters *c, size_t consumed)
-{
-    c->used_bytes -= consumed;
-    c->allocation_count--;
-    c->total_deallocations++;
-}
+/* fli_count_allocation, fli_count_deallocation and fli_count_bulk_release: in the detail
+ * header above, so that the inline paths count exactly as the strategies do. */
 
 /* A live allocation moved (relocate): not an allocation nor a free, so only the bytes it
  * consumes change; the peak follows when they grow. The lifetime sums (requested and
@@ -119,14 +79,6 @@ static inline void fli_count_move(fli_counters *c, size_t old_consumed, size_t n
 {
     c->used_bytes = c->used_bytes - old_consumed + new_consumed;
     if (c->used_bytes > c->peak_used_bytes) c->peak_used_bytes = c->used_bytes;
-}
-
-/* Bulk release of `count` allocations consuming `consumed` bytes (rewind). */
-static inline void fli_count_bulk_release(fli_counters *c, size_t count, size_t consumed)
-{
-    c->used_bytes -= consumed;
-    c->allocation_count -= count;
-    c->total_deallocations += count;
 }
 
 #endif /* FLI_ALLOCATOR_H */

@@ -123,6 +123,16 @@
  * validate proves list membership in linear time by briefly marking list entries in the
  * live-block bitmap (then clearing them), so it writes to the control block while it runs.
  *
+ * Hardening (compile-time, CMake -DFLMEM_HARDEN_FREELIST=ON; off by default): the two
+ * links of a free block are stored XOR a per-heap secret (heap_secret), so a stray write
+ * after free leaves a link that decodes to garbage, and every block is checked before it
+ * leaves a list ("safe unlinking", links_intact): it is free, its neighbours in the list
+ * are free blocks of the area that point back at it, and a block without a predecessor is
+ * the head. allocate checks the block it takes; deallocate and relocate check the free
+ * neighbours they merge with (footer, header and links) before anything changes, and
+ * refuse with FL_ERR_INVALID_STATE; list_insert never writes through a head's broken link;
+ * validate reports the break. Cost: README, "Hardening" (callgrind on W3).
+ *
  * Statistics: consumed = block size (header and tail slack included, alignment gaps are
  * returned as free blocks), requested = size asked, allocation_overhead = W. A relocation
  * changes used_bytes by the new block size minus the old (0, or up to MIN_BLOCK - G more).
@@ -166,10 +176,17 @@ _Static_assert(MIN_BLOCK < SMALL, "the smallest block must be in the linear rang
 typedef struct fl_block fl_block;
 struct fl_block {
     size_t header;       /* size | FLAG_FREE | FLAG_PREV_FREE */
-    fl_block *next_free; /* these two exist only while the block is free */
-    fl_block *prev_free;
+    uintptr_t next_link; /* these two exist only while the block is free: the list's next and */
+    uintptr_t prev_link; /* previous block, XOR the heap's secret when hardened (link_key) */
 };
-_Static_assert(offsetof(fl_block, next_free) == sizeof(size_t), "links must start at the payload");
+_Static_assert(offsetof(fl_block, next_link) == sizeof(size_t), "links must start at the payload");
+
+/* Hardened free lists (CMake -DFLMEM_HARDEN_FREELIST=ON, see "Hardening" at the top). */
+#ifdef FLMEM_HARDEN_FREELIST
+#define HARDENED 1
+#else
+#define HARDENED 0
+#endif
 
 typedef struct freelist {
     struct fl_allocator base;
@@ -178,6 +195,9 @@ typedef struct freelist {
     uintptr_t first;         /* header address of the first block */
     uintptr_t first_payload; /* first + W: granule 0 of the live-block bitmap */
     fl_block *sentinel;      /* at first + capacity */
+#if HARDENED
+    uintptr_t secret;        /* XORed into every stored free-list link */
+#endif
     uintptr_t free_floor;    /* a block start (or the sentinel) with no free block below */
     size_t *live;            /* the live-block bitmap, right after the heads */
     size_t live_words;
@@ -238,6 +258,54 @@ static inline size_t block_size_for(size_t size)
 
 /* ---- free lists --------------------------------------------------------------------- */
 
+/* ---- free-list links ----------------------------------------------------------------- */
+
+#if HARDENED
+#define LINK_KEY(f) ((f)->secret)
+#else
+#define LINK_KEY(f) ((void)(f), (uintptr_t)0) /* folded away: links are plain pointers */
+#endif
+
+static inline fl_block *next_of(const freelist *f, const fl_block *b) { return (fl_block *)(b->next_link ^ LINK_KEY(f)); }
+static inline fl_block *prev_of(const freelist *f, const fl_block *b) { return (fl_block *)(b->prev_link ^ LINK_KEY(f)); }
+static inline void set_next(const freelist *f, fl_block *b, const fl_block *next)
+{
+    b->next_link = (uintptr_t)next ^ LINK_KEY(f);
+}
+static inline void set_prev(const freelist *f, fl_block *b, const fl_block *prev)
+{
+    b->prev_link = (uintptr_t)prev ^ LINK_KEY(f);
+}
+
+/* A decoded link is NULL or a free block of the area (hardened builds check before use). */
+static inline bool link_target_ok(const freelist *f, const fl_block *p)
+{
+    if (p == NULL) return true;
+    uintptr_t offset = (uintptr_t)p - f->first;
+    return offset < f->base.capacity && (offset & (GRANULE - 1)) == 0 && (p->header & FLAG_FREE) != 0;
+}
+
+/* Safe unlinking: b (about to leave list `index`) is free, its neighbours are free blocks of
+ * the area that point back at it, and without a predecessor it is the list's head. A link
+ * overwritten in a freed block (a write after free, or an attack) fails this before the
+ * unlink could write through it. */
+static inline bool links_intact(const freelist *f, const fl_block *b, size_t index)
+{
+    if (!(b->header & FLAG_FREE)) return false;
+    const fl_block *next = next_of(f, b), *prev = prev_of(f, b);
+    if (!link_target_ok(f, next) || !link_target_ok(f, prev)) return false;
+    if (next != NULL && prev_of(f, next) != b) return false;
+    return prev == NULL ? f->heads[index] == b : next_of(f, prev) == b;
+}
+
+static FLI_COLD fl_status links_corrupted(const freelist *f, const fl_block *b)
+{
+    return fli_fail(FL_ERR_INVALID_STATE,
+                    "%s: the free-list links of free block %p are corrupted (written after it was freed?); "
+                    "refused, nothing changed",
+                    f->base.name, (const void *)b);
+}
+
 static inline void list_mark_empty(freelist *f, size_t index)
 {
     size_t fl = index >> SL_LOG2;
@@ -251,22 +319,26 @@ static inline void list_insert(freelist *f, fl_block *b, size_t size, size_t ind
 {
     fl_block *head = f->heads[index];
     if (head == NULL) {
-        b->next_free = NULL;
-        b->prev_free = NULL;
+        set_next(f, b, NULL);
+        set_prev(f, b, NULL);
         f->heads[index] = b;
         f->sl_bitmap[index >> SL_LOG2] |= 1u << (index & (SL_COUNT - 1));
         f->fl_bitmap |= (size_t)1 << (index >> SL_LOG2);
-    } else if (block_size(head) > size) {
-        /* Keep the larger head: it is what largest_free and the own-class retry look at. */
-        fl_block *next = head->next_free;
-        b->next_free = next;
-        b->prev_free = head;
-        if (next) next->prev_free = b;
-        head->next_free = b;
+    } else if (block_size(head) > size &&
+               (!HARDENED || (link_target_ok(f, next_of(f, head)) &&
+                              (next_of(f, head) == NULL || prev_of(f, next_of(f, head)) == head)))) {
+        /* Keep the larger head: it is what largest_free and the own-class retry look at.
+         * Hardened, a head whose next link is broken is not written through: b goes first,
+         * and the break is refused when that block is unlinked (or found by validate). */
+        fl_block *next = next_of(f, head);
+        set_next(f, b, next);
+        set_prev(f, b, head);
+        if (next) set_prev(f, next, b);
+        set_next(f, head, b);
     } else {
-        b->next_free = head;
-        b->prev_free = NULL;
-        head->prev_free = b;
+        set_next(f, b, head);
+        set_prev(f, b, NULL);
+        set_prev(f, head, b);
         f->heads[index] = b;
     }
 }
@@ -275,22 +347,22 @@ static inline void list_insert(freelist *f, fl_block *b, size_t size, size_t ind
  * block before it) but kept its class costs no bitmap work and no re-insert. */
 static inline void list_replace(freelist *f, const fl_block *from, fl_block *to, size_t from_size)
 {
-    fl_block *next = from->next_free, *prev = from->prev_free;
-    to->next_free = next;
-    to->prev_free = prev;
-    if (next) next->prev_free = to;
+    fl_block *next = next_of(f, from), *prev = prev_of(f, from);
+    set_next(f, to, next);
+    set_prev(f, to, prev);
+    if (next) set_prev(f, next, to);
     if (prev)
-        prev->next_free = to;
+        set_next(f, prev, to);
     else
         f->heads[class_index(from_size)] = to;
 }
 
 static inline void list_remove(freelist *f, fl_block *b, size_t index)
 {
-    fl_block *next = b->next_free, *prev = b->prev_free;
-    if (next) next->prev_free = prev;
+    fl_block *next = next_of(f, b), *prev = prev_of(f, b);
+    if (next) set_prev(f, next, prev);
     if (prev) {
-        prev->next_free = next;
+        set_next(f, prev, next);
     } else {
         f->heads[index] = next;
         if (next == NULL) list_mark_empty(f, index);
@@ -300,10 +372,10 @@ static inline void list_remove(freelist *f, fl_block *b, size_t index)
 /* Unlinks b, the head of list `index`. */
 static inline void list_pop_head(freelist *f, const fl_block *b, size_t index)
 {
-    fl_block *next = b->next_free;
+    fl_block *next = next_of(f, b);
     f->heads[index] = next;
     if (next)
-        next->prev_free = NULL;
+        set_prev(f, next, NULL);
     else
         list_mark_empty(f, index);
 }
@@ -516,6 +588,7 @@ static fl_status allocate_aligned(freelist *f, size_t size, size_t alignment, vo
     size_t index;
     fl_block *b = find_free(f, search, &index);
     if (b == NULL) return out_of_memory(f, size, alignment, search);
+    if (HARDENED && FLI_UNLIKELY(!links_intact(f, b, index))) return links_corrupted(f, b);
     list_remove(f, b, index);
     size_t block = block_size(b);
 
@@ -549,6 +622,7 @@ static fl_status freelist_allocate(fl_allocator *a, size_t size, size_t alignmen
     size_t index;
     fl_block *b = find_free(f, need, &index);
     if (FLI_UNLIKELY(b == NULL)) return out_of_memory(f, size, alignment, need);
+    if (HARDENED && FLI_UNLIKELY(!links_intact(f, b, index))) return links_corrupted(f, b);
     size_t consumed;
     b = block_take_head(f, b, block_size(b), need, index, &consumed);
     fli_count_allocation(&f->base.counters, size, consumed);
@@ -556,11 +630,31 @@ static fl_status freelist_allocate(fl_allocator *a, size_t size, size_t alignmen
     return FL_OK;
 }
 
+/* Hardened: the free neighbours live block b merges with are intact (their footer, header
+ * and links), checked before anything changes. NULL when they are; else the broken one. */
+static inline const fl_block *broken_neighbour(const freelist *f, const fl_block *b, size_t size)
+{
+    const fl_block *next = block_after(b, size);
+    if ((next->header & FLAG_FREE) && !links_intact(f, next, class_index(next->header & SIZE_MASK))) return next;
+    if (b->header & FLAG_PREV_FREE) {
+        size_t prev_size = *word_before(b);
+        uintptr_t below = (uintptr_t)b - f->first;
+        if (prev_size < MIN_BLOCK || prev_size > below || (prev_size & (GRANULE - 1)) != 0) return b;
+        const fl_block *prev = block_at((uintptr_t)b - prev_size);
+        if (block_size(prev) != prev_size || !links_intact(f, prev, class_index(prev_size))) return prev;
+    }
+    return NULL;
+}
+
 static fl_status freelist_deallocate(fl_allocator *a, void *ptr)
 {
     freelist *f = (freelist *)a;
     size_t *word, bit;
     if (FLI_UNLIKELY(!live_lookup(f, ptr, &word, &bit))) return refuse_pointer(f, ptr, "deallocate");
+    if (HARDENED) {
+        const fl_block *broken = broken_neighbour(f, block_of_payload(ptr), block_size(block_of_payload(ptr)));
+        if (FLI_UNLIKELY(broken != NULL)) return links_corrupted(f, broken);
+    }
     *word &= ~bit;
     fl_block *b = block_of_payload(ptr);
     size_t size = block_size(b);
@@ -668,6 +762,11 @@ static fl_status freelist_relocate(fl_allocator *a, void *ptr, void **out)
     if (hole == NULL) {
         *out = ptr; /* nothing free below it: already as low as it goes */
         return FL_OK;
+    }
+    if (HARDENED) {
+        const fl_block *broken = !links_intact(f, hole, class_index(block_size(hole))) ? hole
+                                                                                        : broken_neighbour(f, b, size);
+        if (broken != NULL) return links_corrupted(f, broken);
     }
     *word &= ~bit;
     size_t room = block_size(hole), consumed = size;
@@ -785,6 +884,25 @@ static bool layout_for(uintptr_t start, uintptr_t end, size_t levels, layout *ou
     return true;
 }
 
+#if HARDENED
+/* The heap's link secret: the control block's, the configuration's and a stack address
+ * (randomised by ASLR where the OS has it), mixed (the splitmix64 finaliser). No OS call:
+ * a heap in backing memory makes none after create. Not a cryptographic secret: it stops
+ * blind and accidental overwrites of links (a write after free stores a value that decodes
+ * to garbage), not an attacker who can read the heap. */
+static uintptr_t heap_secret(const freelist *f, const fl_allocator_config *cfg)
+{
+    volatile unsigned char here = 0;
+    uint64_t x = (uint64_t)(uintptr_t)f ^ ((uint64_t)(uintptr_t)&here << 17) ^ ((uint64_t)(uintptr_t)cfg << 29);
+    x += 0x9E3779B97F4A7C15u;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9u;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBu;
+    x ^= x >> 31;
+    /* Low bits set: a link decoded with the wrong key is misaligned and fails at once. */
+    return (uintptr_t)x | (GRANULE - 1);
+}
+#endif
+
 /* Picks the number of first levels that leaves the largest capacity: each level costs
  * SL_COUNT heads, and a level too few clamps the capacity to what the lists can index.
  * The first level that does not clamp is the last worth trying. This keeps small heaps'
@@ -819,6 +937,9 @@ static fl_status freelist_init(void *memory, size_t size, const fl_allocator_con
     f->live = (size_t *)best.live;
     f->live_words = best.live_words;
     f->list_count = best.list_count;
+#if HARDENED
+    f->secret = heap_secret(f, cfg);
+#endif
     freelist_rebuild(f);
     *out = &f->base;
     return FL_OK;
@@ -919,15 +1040,15 @@ static fl_status validate_lists(const freelist *f, size_t free_count, size_t *en
         FLI_VALIDATE(sl_bit == (head != NULL), "%s: list %zu has bit %u but head %p", f->base.name, index,
                      (unsigned)sl_bit, (const void *)head);
         const fl_block *prev = NULL;
-        for (const fl_block *e = head; e != NULL; prev = e, e = e->next_free) {
+        for (const fl_block *e = head; e != NULL; prev = e, e = next_of(f, e)) {
             uintptr_t at = (uintptr_t)e;
             FLI_VALIDATE(at - f->first < f->base.capacity && ((at + WORD) & (GRANULE - 1)) == 0,
                          "%s: list %zu holds %p, not a block address of the area", f->base.name, index,
                          (const void *)e);
             FLI_VALIDATE(e->header & FLAG_FREE, "%s: list %zu holds allocated block %p", f->base.name, index,
                          (const void *)e);
-            FLI_VALIDATE(e->prev_free == prev, "%s: block %p in list %zu links back to %p, not %p", f->base.name,
-                         (const void *)e, index, (const void *)e->prev_free, (const void *)prev);
+            FLI_VALIDATE(prev_of(f, e) == prev, "%s: block %p in list %zu links back to %p, not %p", f->base.name,
+                         (const void *)e, index, (const void *)prev_of(f, e), (const void *)prev);
             size_t size = block_size(e);
             FLI_VALIDATE(size >= MIN_BLOCK && size <= f->base.capacity && class_index(size) == index,
                          "%s: block %p of %zu bytes is in list %zu, its size maps to list %zu", f->base.name,
@@ -951,7 +1072,7 @@ static fl_status validate_membership(const freelist *f)
     size_t marked = 0;
     fl_status status = FL_OK;
     for (size_t index = 0; index < f->list_count && status == FL_OK; index++) {
-        for (const fl_block *e = f->heads[index]; e != NULL; e = e->next_free) {
+        for (const fl_block *e = f->heads[index]; e != NULL; e = next_of(f, e)) {
             size_t i = live_bit_index(f, e);
             if (live_test(f, i)) {
                 status = fli_fail(FL_ERR_INVALID_STATE, "%s: block %p appears twice in the free lists", f->base.name,
@@ -973,7 +1094,7 @@ static fl_status validate_membership(const freelist *f)
     }
     /* Unmark exactly the entries marked above, in the same order. */
     for (size_t index = 0; index < f->list_count && marked > 0; index++) {
-        for (const fl_block *e = f->heads[index]; e != NULL && marked > 0; e = e->next_free, marked--) {
+        for (const fl_block *e = f->heads[index]; e != NULL && marked > 0; e = next_of(f, e), marked--) {
             size_t i = live_bit_index(f, e);
             live[i >> WORD_BITS_LOG2] &= ~((size_t)1 << (i & (FLI_SIZE_BITS - 1)));
         }

@@ -39,14 +39,9 @@
  */
 #include "allocator.h"
 
-typedef struct linear_allocator {
-    struct fl_allocator base; /* first: the public handle points here */
-    unsigned char *start;     /* the bump region: base.capacity bytes */
-    size_t top;               /* bytes in use; the next allocation starts at start + top */
-    size_t last;              /* payload offset of the last allocation, when last_known */
-    size_t last_begin;        /* `top` before the last allocation: where its padding began */
-    bool last_known;
-} linear_allocator;
+/* The control block, fli_linear, is defined in include/flight/detail/allocators.h, where
+ * <flight/memory_fast.h> reads it to inline the common allocation. */
+typedef fli_linear linear_allocator;
 
 static linear_allocator *as_linear(fl_allocator *a) { return (linear_allocator *)a; }
 static const linear_allocator *as_const_linear(const fl_allocator *a) { return (const linear_allocator *)a; }
@@ -71,24 +66,21 @@ static fl_status linear_init(void *memory, size_t size, const fl_allocator_confi
     return FL_OK;
 }
 
+static FLI_COLD fl_status refuse_allocation(const linear_allocator *l, size_t size, size_t alignment, size_t pad)
+{
+    return fli_fail(FL_ERR_OUT_OF_MEMORY,
+                    "%s: %zu bytes aligned to %zu do not fit in the %zu bytes left (%zu of padding)", l->base.name,
+                    size, alignment, l->base.capacity - l->top, pad);
+}
+
 static fl_status linear_allocate(fl_allocator *a, size_t size, size_t alignment, void **out)
 {
     linear_allocator *l = as_linear(a);
-    uintptr_t here = (uintptr_t)(l->start + l->top);
-    /* Bytes up to the next multiple of `alignment`; the negation cannot overflow. */
-    size_t pad = (size_t)((uintptr_t)0 - here) & (alignment - 1);
+    size_t pad = fli_linear_pad(l, alignment);
     size_t room = a->capacity - l->top;
-    if (FLI_UNLIKELY(pad > room || size > room - pad))
-        return fli_fail(FL_ERR_OUT_OF_MEMORY,
-                        "%s: %zu bytes aligned to %zu do not fit in the %zu bytes left (%zu of padding)", a->name,
-                        size, alignment, room, pad);
-    l->last_begin = l->top;
-    l->last = l->top + pad;
-    l->last_known = true;
-    l->top = l->last + size;
-    fli_count_allocation(&a->counters, size, pad + size);
-    FLI_UNPOISON(l->start + l->last, size); /* the padding stays poisoned */
-    *out = l->start + l->last;
+    if (FLI_UNLIKELY(pad > room || size > room - pad)) return refuse_allocation(l, size, alignment, pad);
+    *out = fli_linear_bump(l, size, pad); /* the inline path's code too */
+    FLI_UNPOISON(*out, size); /* the padding stays poisoned */
     return FL_OK;
 }
 

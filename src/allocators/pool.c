@@ -21,7 +21,7 @@
  *   |                                     |
  *   v                                     v
  *   +--------------+---------------+------+----------+----------+-----+------------+------+
- *   | struct pool  | bitmap: n bits| pad  | block 0  | block 1  | ... | block n-1  | tail |
+ *   | fli_pool     | bitmap: n bits| pad  | block 0  | block 1  | ... | block n-1  | tail |
  *   | (base first) | in u32 words  |      |  stride  |  stride  |     |   stride   | <    |
  *   +--------------+---------------+------+----------+----------+-----+------------+------+
  *                                         |<------ capacity = n * stride ------->|
@@ -42,32 +42,27 @@
  * Invariants (validate checks each):
  * - 0 < n, watermark <= n, capacity == n * stride, stride >= sizeof(void *), stride a
  *   multiple of block_alignment, the first block aligned to it and past the bitmap;
- *   (stride >> shift) is odd and times `inverse` is 1 modulo 2^N (see block_index).
+ *   (stride >> shift) is odd and times `inverse` is 1 modulo 2^N (see block_index);
+ *   default_limit is stride when block_alignment >= FL_ALIGN_DEFAULT, else 0;
  * - no bit at or above the watermark is set in words the watermark has reached;
  * - popcount(bits below the watermark) == counters.allocation_count, and
  *   counters.used_bytes == allocation_count * stride;
  * - the free list (followed for at most watermark steps, so a cycle is caught) links only
  *   block starts below the watermark whose bit is clear, and its length is
  *   watermark - popcount: free-list length + (n - watermark) + popcount == n.
+ *
+ * The control block (fli_pool) and the common allocate and free (fli_pool_take_head,
+ * fli_pool_give_back) are in include/flight/detail/allocators.h, shared with allocator.c
+ * and with <flight/memory_fast.h>, which inline them: one copy of the checks that refuse
+ * double, interior and foreign frees.
  */
 #include "allocator.h"
 
 
-typedef struct pool {
-    struct fl_allocator base;
-    unsigned char *first;     /* block 0 */
-    unsigned char *free_head; /* most recently freed block below the watermark, or NULL */
-    size_t stride;            /* bytes per block: what every allocation consumes */
-    size_t block_count;       /* n */
-    size_t watermark;         /* blocks [watermark, n) are untouched since create or reset */
-    size_t block_alignment;   /* every block's, and the most any request may ask for */
-    size_t inverse;           /* (stride >> shift) * inverse == 1 modulo 2^N */
-    unsigned shift;           /* trailing zero bits of stride */
-    uint32_t bitmap[];        /* bit i % 32 of word i / 32: block i is allocated (below the watermark) */
-} pool;
+typedef fli_pool pool;
 
-#define POOL_HEADER_BYTES (offsetof(pool, bitmap))
-#define WORD_BITS 32u
+#define POOL_HEADER_BYTES (sizeof(pool)) /* the bitmap follows: fli_pool_bitmap */
+#define WORD_BITS FLI_POOL_WORD_BITS
 
 static inline pool *as_pool(fl_allocator *a) { return (pool *)a; }
 static inline const pool *as_const_pool(const fl_allocator *a) { return (const pool *)a; }
@@ -75,7 +70,7 @@ static inline const pool *as_const_pool(const fl_allocator *a) { return (const p
 /* Bytes of bitmap for n blocks, whole words. n <= SIZE_MAX / sizeof(void *): no overflow. */
 static inline size_t bitmap_bytes(size_t n) { return ((n + (WORD_BITS - 1)) / WORD_BITS) * sizeof(uint32_t); }
 
-static inline uint32_t bit_of(size_t index) { return (uint32_t)1u << (index % WORD_BITS); }
+static inline uint32_t bit_of(size_t index) { return fli_pool_bit(index); }
 
 /* The free-list link a free block holds in its first bytes (maybe unaligned: memcpy). A
  * free block is poisoned whole for memory checkers: the link is opened around the read. */
@@ -90,27 +85,31 @@ static inline unsigned char *next_free(const unsigned char *block)
 
 static inline bool is_allocated(const pool *p, size_t index)
 {
-    return index < p->watermark && (p->bitmap[index / WORD_BITS] & bit_of(index)) != 0;
+    return index < p->watermark && (fli_pool_const_bitmap(p)[index / WORD_BITS] & bit_of(index)) != 0;
 }
 
 /*
- * Block index from an offset known to lie in [0, capacity), without a division.
+ * Block index from any offset, without a division (fli_pool_block_index in the detail
+ * header): q = rotate_right(offset * inverse, shift) (mod 2^N, N = bits of size_t).
  *
- * stride = d << shift with d odd. An odd d has an inverse modulo 2^N (N = bits of size_t),
- * so q = (offset >> shift) * inverse (mod 2^N) is exactly offset / stride whenever offset
- * is a multiple of stride. When it is not, q * stride != offset or q >= n:
- *   - if the low `shift` bits of offset are not zero, q * stride has them zero;
- *   - if x = offset >> shift is not a multiple of d, q is not below n: any q < n would give
- *     q * d < n * d <= n * stride <= SIZE_MAX, so q * d == x exactly (no wrap-around), and
- *     x would be a multiple of d.
- * So "q < n and q * stride == offset" holds exactly for block starts, for every offset, on
- * 32 and 64 bits alike, with one shift and two multiplies of size_t. A fixed-point
- * reciprocal (multiply-high then shift) needs a product twice as wide as size_t to be exact
- * over every offset below a capacity near 2^N, which portable C11 does not have on 64 bits;
- * the modular inverse needs none. When stride is a power of two, d is 1, inverse is 1 and
- * this reduces to the shift and the low-bits test.
+ * stride = d << shift with d odd; an odd d has an inverse modulo 2^N. Then q < n holds
+ * exactly when offset == q * stride for that q, so that one comparison tells a block start
+ * from everything else (past the blocks, inside a block, below the first block: the
+ * subtraction wraps around to a large offset), on 32 and 64 bits alike:
+ *   - low `shift` bits of offset not all zero: the product keeps the lowest set bit where it
+ *     was (inverse is odd), and the rotation moves it to bit N - shift or above, so
+ *     q >= 2^(N - shift) > n (n * d * 2^shift <= SIZE_MAX gives n < 2^(N - shift));
+ *   - otherwise offset = y << shift and q = y * inverse mod 2^(N - shift). Any q < n gives
+ *     q * d < n * d < 2^(N - shift), so q * d == y exactly (both lie below 2^(N - shift) and
+ *     agree modulo it): offset == q * stride. Conversely a block start q * stride gives q.
+ * When stride is a power of two, d is 1, inverse is 1 and this is a rotation. A fixed-point
+ * reciprocal (multiply-high then shift) would need a product twice as wide as size_t to be
+ * exact over every offset, which portable C11 does not have on 64 bits.
  */
-static inline size_t block_index(const pool *p, size_t offset) { return (offset >> p->shift) * p->inverse; }
+static inline size_t block_index(const pool *p, size_t offset) { return fli_pool_block_index(p, offset); }
+
+/* Offsets are pointer differences taken modulo 2^N: a wider uintptr_t would alias. */
+_Static_assert(sizeof(uintptr_t) <= sizeof(size_t), "pointer differences must fit in size_t");
 
 /* The inverse of an odd d modulo 2^N by Newton's iteration: d * d == 1 (mod 8) gives 3 good
  * bits and each step doubles them, so 6 steps cover size_t up to 192 bits. */
@@ -187,6 +186,7 @@ static fl_status pool_init(void *memory, size_t size, const fl_allocator_config 
     p->block_count = n;
     p->watermark = 0; /* the bitmap stays as it is: nothing below the watermark yet */
     p->block_alignment = align;
+    p->default_limit = align >= FL_ALIGN_DEFAULT ? stride : 0;
     p->shift = 0;
     while (((stride >> p->shift) & 1u) == 0) p->shift++; /* stride > 0: ends */
     p->inverse = odd_inverse(stride >> p->shift);
@@ -196,73 +196,97 @@ static fl_status pool_init(void *memory, size_t size, const fl_allocator_config 
     return FL_OK;
 }
 
+/* The failures of pool_allocate, out of line: the hot path keeps no frame for them. */
+static FLI_COLD fl_status refuse_allocation(const pool *p, size_t size, size_t alignment)
+{
+    if (size > p->stride)
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "%s: size %zu exceeds the pool's block size %zu", p->base.name,
+                        size, p->stride);
+    if (alignment > p->block_alignment)
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "%s: alignment %zu exceeds the pool's block alignment %zu",
+                        p->base.name, alignment, p->block_alignment);
+    return fli_fail(FL_ERR_OUT_OF_MEMORY, "%s: all %zu blocks of %zu bytes are in use", p->base.name,
+                    p->block_count, p->stride);
+}
+
+/* A block never handed out since create or reset, or NULL when none is left. */
+static unsigned char *take_from_watermark(pool *p, size_t *index)
+{
+    if (FLI_UNLIKELY(p->watermark >= p->block_count)) return NULL;
+    size_t i = p->watermark++;
+    /* Entering a word: its bits are stale from before a reset; none of them is live. */
+    if (i % WORD_BITS == 0) fli_pool_bitmap(p)[i / WORD_BITS] = 0;
+    *index = i;
+    return p->first + i * p->stride;
+}
+
 static fl_status pool_allocate(fl_allocator *a, size_t size, size_t alignment, void **out)
 {
     pool *p = as_pool(a);
-    if (FLI_UNLIKELY(size > p->stride || alignment > p->block_alignment)) {
-        if (size > p->stride)
-            return fli_fail(FL_ERR_INVALID_PARAMETERS, "%s: size %zu exceeds the pool's block size %zu", a->name,
-                            size, p->stride);
-        return fli_fail(FL_ERR_INVALID_PARAMETERS, "%s: alignment %zu exceeds the pool's block alignment %zu",
-                        a->name, alignment, p->block_alignment);
+    /* size > 0 and alignment a power of two: allocator.c checked them. */
+    if (FLI_UNLIKELY(size > p->stride || alignment > p->block_alignment)) return refuse_allocation(p, size, alignment);
+    if (FLI_LIKELY(p->free_head != NULL)) {
+        FLI_OPEN(p->free_head, sizeof(unsigned char *)); /* the link the take reads */
+        unsigned char *block = fli_pool_take_head(p, size); /* the inline path's code too */
+        FLI_POISON(block, sizeof(unsigned char *));
+        FLI_UNPOISON(block, size);
+        *out = block;
+        return FL_OK;
     }
-    unsigned char *block = p->free_head;
     size_t index = 0;
-    if (block != NULL) {
-        p->free_head = next_free(block);
-        index = block_index(p, (size_t)(block - p->first));
-    } else if (FLI_LIKELY(p->watermark < p->block_count)) {
-        index = p->watermark++;
-        block = p->first + index * p->stride;
-        /* Entering a word: its bits are stale from before a reset; none of them is live. */
-        if (index % WORD_BITS == 0) p->bitmap[index / WORD_BITS] = 0;
-    } else {
-        return fli_fail(FL_ERR_OUT_OF_MEMORY, "%s: all %zu blocks of %zu bytes are in use", a->name,
-                        p->block_count, p->stride);
-    }
-    p->bitmap[index / WORD_BITS] |= bit_of(index);
+    unsigned char *block = take_from_watermark(p, &index);
+    if (FLI_UNLIKELY(block == NULL)) return refuse_allocation(p, size, alignment);
+    fli_pool_bitmap(p)[index / WORD_BITS] |= bit_of(index);
     fli_count_allocation(&a->counters, size, p->stride);
     FLI_UNPOISON(block, size); /* exactly what was asked: the rest of the block stays poisoned */
     *out = block;
     return FL_OK;
 }
 
-/* The index of the block that starts at ptr, or INVALID_PARAMETERS naming why ptr is not a
- * block start of this pool. Says nothing about whether the block is live. */
-static fl_status locate_block(const pool *p, const void *ptr, size_t *index)
+/* Why ptr is not a live block of this pool (INVALID_PARAMETERS), for free and usable_size:
+ * foreign, interior, or a block start that is free (`what` names that last case). */
+static FLI_COLD fl_status refuse_pointer(const pool *p, const void *ptr, const char *what)
 {
-    uintptr_t first = (uintptr_t)p->first;
-    uintptr_t addr = (uintptr_t)ptr;
-    if (FLI_UNLIKELY(addr < first || addr - first >= (uintptr_t)p->base.capacity))
+    uintptr_t first = (uintptr_t)p->first, addr = (uintptr_t)ptr;
+    if (addr < first || addr - first >= (uintptr_t)p->base.capacity)
         return fli_fail(FL_ERR_INVALID_PARAMETERS, "%s: pointer %p is not owned by this pool (blocks span %p..%p)",
                         p->base.name, (void *)(uintptr_t)ptr, (void *)p->first,
                         (void *)(p->first + p->base.capacity));
     size_t offset = (size_t)(addr - first);
-    size_t q = block_index(p, offset);
-    if (FLI_UNLIKELY(q >= p->block_count || q * p->stride != offset))
+    size_t index = block_index(p, offset);
+    if (index >= p->block_count)
         return fli_fail(FL_ERR_INVALID_PARAMETERS,
-                        "%s: interior pointer %p: offset %zu from the first block is not a multiple of the block size %zu",
+                        "%s: interior pointer %p: offset %zu from the first block is not a multiple of the block "
+                        "size %zu",
                         p->base.name, (void *)(uintptr_t)ptr, offset, p->stride);
-    *index = q;
-    return FL_OK;
+    return fli_fail(FL_ERR_INVALID_PARAMETERS, "%s: %s: block %zu at %p is not allocated", p->base.name, what, index,
+                    (void *)(uintptr_t)ptr);
+}
+
+/* The index of the live block that starts at ptr, or a value >= the watermark when ptr is
+ * anything else (blocks at or above the watermark are never live). */
+static inline size_t live_index(const pool *p, const void *ptr)
+{
+    size_t index = block_index(p, (size_t)((uintptr_t)ptr - (uintptr_t)p->first));
+    if (index < p->watermark && (fli_pool_const_bitmap(p)[index / WORD_BITS] & bit_of(index)) != 0) return index;
+    return SIZE_MAX;
 }
 
 static fl_status pool_deallocate(fl_allocator *a, void *ptr)
 {
     pool *p = as_pool(a);
-    size_t index = 0;
-    fl_status status = locate_block(p, ptr, &index);
-    if (FLI_UNLIKELY(status != FL_OK)) return status;
-    if (FLI_UNLIKELY(!is_allocated(p, index)))
-        return fli_fail(FL_ERR_INVALID_PARAMETERS, "%s: double free: block %zu at %p is not allocated", a->name,
-                        index, ptr);
-    p->bitmap[index / WORD_BITS] &= ~bit_of(index);
-    FLI_OPEN(ptr, sizeof p->free_head); /* a request smaller than a pointer left it poisoned */
-    memcpy(ptr, &p->free_head, sizeof p->free_head);
-    FLI_POISON(ptr, p->stride);
-    p->free_head = (unsigned char *)ptr;
-    fli_count_deallocation(&a->counters, p->stride);
-    return FL_OK;
+    /* Memory checkers: a live block may be open for fewer bytes than the link the free
+     * writes into it, so open those (only for a live block: anything else is refused
+     * untouched), and poison the whole block once it is free. */
+    if (FLI_POISONING_ON && live_index(p, ptr) != SIZE_MAX) FLI_OPEN(ptr, sizeof p->free_head);
+    /* fli_pool_give_back refuses foreign and interior pointers with one comparison (the
+     * block index is below the watermark only for block starts) and free blocks with the
+     * bit: the inline path runs the same code. */
+    if (FLI_LIKELY(fli_pool_give_back(p, ptr))) {
+        FLI_POISON(ptr, p->stride);
+        return FL_OK;
+    }
+    return refuse_pointer(p, ptr, "double free");
 }
 
 static void pool_reset(fl_allocator *a)
@@ -285,12 +309,7 @@ static bool pool_owns(const fl_allocator *a, const void *ptr)
 static fl_status pool_usable_size(const fl_allocator *a, const void *ptr, size_t *out)
 {
     const pool *p = as_const_pool(a);
-    size_t index = 0;
-    fl_status status = locate_block(p, ptr, &index);
-    if (status != FL_OK) return status;
-    if (!is_allocated(p, index))
-        return fli_fail(FL_ERR_INVALID_PARAMETERS, "%s: block %zu at %p is free, not a live allocation", a->name,
-                        index, (void *)(uintptr_t)ptr);
+    if (live_index(p, ptr) == SIZE_MAX) return refuse_pointer(p, ptr, "not a live allocation");
     *out = p->stride;
     return FL_OK;
 }
@@ -335,17 +354,20 @@ static fl_status pool_validate(const fl_allocator *a)
                      p->first >= (const unsigned char *)p + POOL_HEADER_BYTES + bitmap_bytes(n),
                  "%s: first block %p is misaligned or overlaps the bitmap", name, (void *)p->first);
     size_t odd = stride >> p->shift;
+    FLI_VALIDATE(p->default_limit == (p->block_alignment >= FL_ALIGN_DEFAULT ? stride : 0),
+                 "%s: default_limit %zu should be %zu", name, p->default_limit,
+                 p->block_alignment >= FL_ALIGN_DEFAULT ? stride : (size_t)0);
     FLI_VALIDATE(p->shift < FLI_SIZE_BITS && (odd & 1u) && odd << p->shift == stride && odd * p->inverse == 1,
                  "%s: stride %zu has a wrong shift %u or inverse", name, stride, p->shift);
 
     /* Bits below the watermark; the watermark's own word must be clear from it upwards. */
     size_t live_words = (w + WORD_BITS - 1) / WORD_BITS;
     size_t allocated = 0;
-    for (size_t i = 0; i < live_words; i++) allocated += popcount32(p->bitmap[i]);
+    for (size_t i = 0; i < live_words; i++) allocated += popcount32(fli_pool_const_bitmap(p)[i]);
     if (w % WORD_BITS != 0) {
         uint32_t above = ~(bit_of(w) - 1u);
-        FLI_VALIDATE((p->bitmap[w / WORD_BITS] & above) == 0, "%s: a block at or above the watermark %zu is marked allocated",
-                     name, w);
+        FLI_VALIDATE((fli_pool_const_bitmap(p)[w / WORD_BITS] & above) == 0,
+                     "%s: a block at or above the watermark %zu is marked allocated", name, w);
     }
     FLI_VALIDATE(allocated == a->counters.allocation_count, "%s: bitmap holds %zu allocated blocks, counters %zu",
                  name, allocated, a->counters.allocation_count);

@@ -33,10 +33,16 @@ int memcmp(const void *a, const void *b, size_t n);
 #define FLI_LIKELY(x) __builtin_expect(!!(x), 1)
 #define FLI_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define FLI_PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+/* For the failure halves of hot functions: kept out of line and out of the way, so that
+ * the hot half needs no stack frame for the message's arguments. */
+#define FLI_COLD __attribute__((noinline, cold))
+#define FLI_NOINLINE __attribute__((noinline))
 #else
 #define FLI_LIKELY(x) (x)
 #define FLI_UNLIKELY(x) (x)
 #define FLI_PRINTF_LIKE(f, a)
+#define FLI_COLD
+#define FLI_NOINLINE
 #endif
 
 /*
@@ -44,7 +50,7 @@ int memcmp(const void *a, const void *b, size_t n);
  * so a failing check reads `return fli_fail(FL_ERR_..., "...", ...);`.
  * The format understands %s, %d, %u, %zu, %llu, %p and %%: the library has no printf.
  */
-fl_status fli_fail(fl_status status, const char *format, ...) FLI_PRINTF_LIKE(2, 3);
+FLI_COLD fl_status fli_fail(fl_status status, const char *format, ...) FLI_PRINTF_LIKE(2, 3);
 
 /* For validate(): fail with FL_ERR_INVALID_STATE, naming the broken invariant. */
 #define FLI_VALIDATE(cond, ...)                                                                  \
@@ -125,7 +131,7 @@ static inline unsigned fli_log2_floor32(uint32_t x)
 /* ---- argument checks shared by every public entry point ------------------------------- */
 
 /* The failure half of fli_check_alignment, out of line: records why `alignment` is bad. */
-fl_status fli_fail_alignment(size_t alignment);
+FLI_COLD fl_status fli_fail_alignment(size_t alignment);
 
 /* Resolves alignment 0 to FL_ALIGN_DEFAULT and rejects non-powers of two and values above
  * FL_ALIGN_MAX, with a message naming the value. Inline: it is on every allocation path. */

@@ -130,6 +130,21 @@ static inline int fli_is_poisoned(const void *p, size_t n)
     return bad;
 }
 
+/* Whether a memory checker watches this process: always in an ASan build, under Valgrind
+ * in a memcheck build, never otherwise. The inline fast paths (flight/memory_fast.h) cannot
+ * poison, so allocators are created without them while this is true. */
+static inline int fli_poisoning_active(void)
+{
+#if defined(FLI_ASAN)
+    return 1;
+#elif defined(FLI_MEMCHECK)
+    return fli_under_memcheck();
+#else
+    return 0;
+#endif
+}
+#define FLI_POISONING_ON (fli_poisoning_active())
+
 #if defined(FLI_POISONING)
 #define FLI_POISON(p, n) fli_poison((p), (n))
 #define FLI_UNPOISON(p, n) fli_unpoison((p), (n))

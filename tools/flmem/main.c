@@ -3,7 +3,8 @@
  *   flmem demo [--platform P] [--seconds N] [--report FILE.html] [--seed S]
  *   flmem stats --json [--platform P]
  *   flmem size [--platform P] --peak-live TYPE=BYTES ... [--largest TYPE=BYTES] [--smallest TYPE=BYTES]
- *   flmem bench [ARGS...]      (runs the benchmark program built beside flmem)
+ *   flmem bench [ARGS...]      (what scripts/bench.sh runs: the comparison driver over the
+ *                               benchmark built beside flmem; --single: the benchmark alone)
  */
 #define _POSIX_C_SOURCE 200809L
 #include "flmem.h"
@@ -22,7 +23,7 @@ static void usage(FILE *f)
                "       flmem stats --json [--platform P]\n"
                "       flmem size [--platform P] --peak-live TYPE=BYTES ... [--largest TYPE=BYTES] "
                "[--smallest TYPE=BYTES]\n"
-               "       flmem bench [benchmark arguments]\n"
+               "       flmem bench [comparison arguments] | flmem bench --single [benchmark arguments]\n"
                "TYPE: system video audio network shared temporary stack pool; BYTES: 1048576, 512K, 12M, 1G\n");
 }
 
@@ -205,20 +206,45 @@ static int cmd_size(int argc, char **argv)
     return rc;
 }
 
-/* The benchmark is its own program (bench/): flmem bench runs the one built beside it. */
+/* The benchmark is its own program (bench/). flmem bench runs what scripts/bench.sh runs: the
+ * comparison driver (scripts/bench_compare.py of the source tree this flmem was built from,
+ * with python3) over the flmem_bench built beside flmem; with --single, or when the driver
+ * or python3 is missing, flmem_bench itself (one process: flight-memory and glibc). */
+#ifndef FLMEM_BENCH_DRIVER
+#define FLMEM_BENCH_DRIVER ""
+#endif
 static int cmd_bench(char **argv)
 {
     char path[4096];
     const char *slash = strrchr(argv[0], '/');
     size_t dir = slash != NULL ? (size_t)(slash - argv[0]) + 1 : 0;
+    bool single = argv[2] != NULL && strcmp(argv[2], "--single") == 0;
     static const char *const names[] = {"../../bench/flmem_bench", "flmem_bench", "../bench/flmem_bench"};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
         if (dir + strlen(names[k]) + 1 > sizeof path) break;
         memcpy(path, argv[0], dir);
         strcpy(path + dir, names[k]);
         if (access(path, X_OK) != 0) continue;
-        argv[1] = path;
-        execv(path, argv + 1);
+        if (!single && FLMEM_BENCH_DRIVER[0] != '\0' && access(FLMEM_BENCH_DRIVER, R_OK) == 0) {
+            /* python3 DRIVER --bench PATH ARGS...: argv[2..] follow; argv has room for three
+             * more entries only in a copy. */
+            size_t n = 0;
+            while (argv[2 + n] != NULL) n++;
+            char **args = calloc(n + 5, sizeof *args);
+            if (args != NULL) {
+                args[0] = (char *)"python3";
+                args[1] = (char *)FLMEM_BENCH_DRIVER;
+                args[2] = (char *)"--bench";
+                args[3] = path;
+                for (size_t i = 0; i < n; i++) args[4 + i] = argv[2 + i];
+                execvp("python3", args);
+                free(args);
+                fprintf(stderr, "flmem bench: python3 not found: running the benchmark alone\n");
+            }
+        }
+        char **rest = single ? argv + 2 : argv + 1;
+        rest[0] = path;
+        execv(path, rest);
     }
     fprintf(stderr, "flmem bench: the benchmark program (flmem_bench) was not found beside flmem; build it with "
                     "-DFLMEM_BUILD_BENCH=ON\n");
