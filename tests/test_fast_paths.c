@@ -574,7 +574,7 @@ static void test_pool_model(void)
                     CHECK_EQ_SIZE(off % real_align, 0);
                     live_block *m = &model[count++];
                     m->offset = off;
-                    m->size = stride;
+                    m->size = size; /* the request: memory checkers keep the rest of the block closed */
                     m->id = next_id++;
                     fill_lanes(&ls, m);
                 }

@@ -165,6 +165,9 @@ fl_status fli_relocate_locked(fl_memory *m, fli_region *r, void *ptr, void **out
         /* The old block still holds the bytes (the buddy writes nothing there). */
         if (st == FL_OK && moved != ptr) m->relocate_copy(moved, ptr, size, m->relocate_copy_user);
     } else {
+        /* Memory checkers: the move reads the whole usable block, a debug guard's poisoned
+         * tail included (debug.c), and closes nothing of it behind. */
+        if (FLI_POISONING_ON && a->ops->usable_size(a, ptr, &size) == FL_OK) FLI_OPEN(ptr, size);
         st = a->ops->relocate(a, ptr, &moved);
     }
     if (st != FL_OK) return st;
@@ -180,6 +183,9 @@ fl_status fli_relocate_locked(fl_memory *m, fli_region *r, void *ptr, void **out
         *rec = saved;
         rec->ptr = moved;
         if (a->ops->usable_size(a, moved, &rec->size) != FL_OK) rec->size = saved.size; /* cannot happen: live */
+        /* A guarded block's tail is closed again at its new place, as debug.c made it. */
+        if (m->guard != 0 && rec->size >= rec->requested + m->guard)
+            FLI_POISON((unsigned char *)moved + rec->requested, rec->size - rec->requested);
     }
     fli_pressure_update(m, r->type, pending);
     fli_wake_waiters(m); /* the freed place may be what a waiting request needs */

@@ -333,6 +333,12 @@ static void release_regions(fl_memory *m)
         fli_region *r = &m->regions[i];
         for (unsigned c = 0; c < r->class_count; c++) fl_allocator_destroy(r->cls[c].a);
         if (r->a) fl_allocator_destroy(r->a);
+        /* Memory checkers: debug guards and the quarantine poison blocks of every region, and
+         * an external buddy's allocator does not own its region's bytes; the memory goes back
+         * (to the platform, the caller's block, the game) open, or pages mapped again later
+         * at the same address would stay poisoned. */
+        if (r->base != NULL && r->size != 0) FLI_OPEN(r->base, r->size);
+        if (r->mapping) FLI_OPEN(r->mapping, r->mapping_size);
         if (r->mapping && i == FL_MEMORY_SHARED)
             fli_os_shared_unmap(&m->os, r->mapping, r->mapping_size);
         else if (r->mapping)
