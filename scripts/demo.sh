@@ -14,7 +14,4 @@ case " $* " in
 *" --report "*) ;;
 *) report=(--report build/flmem-demo-report.html) ;;
 esac
-build/gcc/tools/flmem/flmem demo --platform dreamcast "${report[@]}" "$@"
-status=$?
-[ ${#report[@]} -eq 0 ] || echo "report: $(pwd)/build/flmem-demo-report.html"
-exit $status
+exec build/gcc/tools/flmem/flmem demo --platform dreamcast "${report[@]}" "$@"
