@@ -76,6 +76,14 @@ static void buddy_check_block(const fz_ctx *c, const fz_block *b)
              (void *)b->ptr, block, (void *)c->area_lo, align);
 }
 
+/* The highest free order is the largest free block. */
+static void buddy_check_walk(const fz_ctx *c)
+{
+    size_t largest = fz_walk_largest_free(c);
+    FZ_CHECK(c->stats.largest_free_block == largest, "largest_free_block %zu, the largest free block walked is %zu",
+             c->stats.largest_free_block, largest);
+}
+
 static const fz_target buddy_target = {
     .name = "buddy",
     .type = FL_ALLOCATOR_BUDDY,
@@ -89,6 +97,7 @@ static const fz_target buddy_target = {
     .expect_usable = buddy_usable,
     .largest_free_ok = buddy_largest_ok,
     .learn = buddy_learn,
+    .check_walk = buddy_check_walk,
     .check_block = buddy_check_block,
     .expect_mark = NULL,
     .expect_rewind = NULL,

@@ -74,6 +74,27 @@ static void freelist_check_block(const fz_ctx *c, const fz_block *b)
              b->usable, b->consumed, W, (size_t)G);
 }
 
+/* largest_free_block + W is the head of the highest non-empty list: no larger than the
+ * largest free block M, and in M's size class (below SL_COUNT * G one class per granule,
+ * above it 32 classes per power of two), so at least that class's lower bound. */
+static void freelist_check_walk(const fz_ctx *c)
+{
+    size_t m = fz_walk_largest_free(c), largest = c->stats.largest_free_block;
+    if (m == 0) {
+        FZ_CHECK(largest == 0, "largest_free_block %zu with no free block", largest);
+        return;
+    }
+    size_t lower = m;
+    if (m >= 32u * G) {
+        unsigned l = 0;
+        while ((m >> l) > 1u) l++;
+        lower = m & ~(((size_t)1 << (l - 5u)) - 1u);
+    }
+    FZ_CHECK(largest != 0 && largest + W <= m && largest + W >= lower,
+             "largest_free_block %zu: the largest free block is %zu (its size class starts at %zu)", largest, m,
+             lower);
+}
+
 static const fz_target freelist_target = {
     .name = "freelist",
     .type = FL_ALLOCATOR_FREELIST,
@@ -87,6 +108,7 @@ static const fz_target freelist_target = {
     .expect_usable = freelist_usable,
     .largest_free_ok = freelist_largest_ok,
     .check_block = freelist_check_block,
+    .check_walk = freelist_check_walk,
     .expect_mark = NULL,
     .expect_rewind = NULL,
 };

@@ -297,6 +297,10 @@ typedef struct fz_target {
     /* After create, before the first check: learns and checks the geometry (capacity and
      * area are known). May be NULL. */
     void (*learn)(fz_ctx *c);
+    /* After a walk (c->walked sorted by address, c->stats current): what only the blocks
+     * themselves can confirm, e.g. largest_free_block against the largest free block.
+     * May be NULL. */
+    void (*check_walk)(const fz_ctx *c);
     void (*check_block)(const fz_ctx *c, const fz_block *b); /* placement rules; may be NULL */
     /* Markers (linear, stack); NULL for the others (mark {0}, rewind NOT_SUPPORTED). */
     fl_marker (*expect_mark)(const fz_ctx *c);
@@ -607,6 +611,16 @@ static inline void fz_check_walk(fz_ctx *c)
                      (unsigned long long)b->id, (void *)c->walked[w].at);
         last = (long)w;
     }
+    if (t->check_walk) t->check_walk(c);
+}
+
+/* The largest free block the last walk reported (0 when none is free). */
+static inline size_t fz_walk_largest_free(const fz_ctx *c)
+{
+    size_t largest = 0;
+    for (size_t i = 0; i < c->walked_count; i++)
+        if (!c->walked[i].used && c->walked[i].size > largest) largest = c->walked[i].size;
+    return largest;
 }
 
 static inline void fz_verify_all(const fz_ctx *c)
