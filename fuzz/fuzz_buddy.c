@@ -119,16 +119,18 @@ static size_t decode_min_block(fz_input *in)
     }
 }
 
-/* The managed range of external mode: `size` bytes at `offset` past a page boundary. */
+/* The managed range of external mode: `size` bytes at `offset` past a page boundary, in
+ * an allocation reaching at least `reach` bytes from the range's start (room for a control
+ * buffer that starts there too). All of it poisoned: the allocator may touch none of it. */
 typedef struct managed_range {
     unsigned char *raw, *base;
     size_t raw_size;
 } managed_range;
 
-static managed_range managed_make(size_t size, size_t offset)
+static managed_range managed_make(size_t size, size_t offset, size_t reach)
 {
     managed_range r;
-    r.raw_size = (offset + size + 4095u) & ~(size_t)4095u;
+    r.raw_size = (offset + (size > reach ? size : reach) + 4095u) & ~(size_t)4095u;
     r.raw = (unsigned char *)aligned_alloc(4096, r.raw_size);
     if (r.raw == NULL) abort();
     r.base = r.raw + offset;
@@ -202,23 +204,24 @@ static void run_external(fz_input *in)
     size_t offset = offsets[fz_u8(in) % 8u];
     cfg.min_block = decode_min_block(in);
     size_t min_block = cfg.min_block ? cfg.min_block : 64u;
-    managed_range range = managed_make(managed_size, offset);
-    cfg.managed = range.base;
-    cfg.managed_size = managed_size;
-
     size_t need = fl_buddy_control_size(managed_size, cfg.min_block);
     bool bad_min = (min_block & (min_block - 1)) != 0 || min_block < 8u;
     FZ_CHECK((need == 0) == (bad_min || managed_size < min_block),
              "fl_buddy_control_size(%zu, %zu) = %zu", managed_size, cfg.min_block, need);
     int want = need == 0 || managed_size == 0 ? FL_ERR_INVALID_PARAMETERS : FL_OK;
 
-    /* The control buffer: exact, one byte short, larger, platform pages, or overlapping. */
+    /* The control buffer: exact, one byte short, larger, platform pages, or starting at the
+     * managed range's first byte. */
     size_t misalign = fz_u8(in) % 16u;
     size_t skip = (FL_ALIGN_DEFAULT - misalign % FL_ALIGN_DEFAULT) % FL_ALIGN_DEFAULT;
+    unsigned kind = fz_u8(in) % 8u;
+    managed_range range = managed_make(managed_size, offset, kind == 2 ? need + 64u : 0);
+    cfg.managed = range.base;
+    cfg.managed_size = managed_size;
     fz_buffer buf;
     memset(&buf, 0, sizeof buf);
     bool pages = false;
-    switch (fz_u8(in) % 8) {
+    switch (kind) {
     case 0:
         cfg.size = need + skip - (need ? 1u : 0u);
         if (need) want = FL_ERR_INVALID_PARAMETERS;
@@ -228,11 +231,19 @@ static void run_external(fz_input *in)
         pages = true;
         if (need == 0) want = FL_ERR_INVALID_PARAMETERS; /* size 0 and no buffer */
         break;
-    case 2:
+    case 2: {
+        /* Overlap, unless aligning the buffer to FL_ALIGN_DEFAULT moves it past the range's
+         * end (a range shorter than that shift): then it is a valid, adjacent buffer, and
+         * its bytes past the range are the allocator's to write. */
         cfg.buffer = range.base;
         cfg.size = need + 64u;
-        want = FL_ERR_INVALID_PARAMETERS;
+        size_t shift = (FL_ALIGN_DEFAULT - offset % FL_ALIGN_DEFAULT) % FL_ALIGN_DEFAULT;
+        if (need == 0 || shift < managed_size)
+            want = FL_ERR_INVALID_PARAMETERS;
+        else
+            FZ_UNPOISON(range.base + managed_size, cfg.size - managed_size);
         break;
+    }
     case 3: cfg.size = need + skip + fz_u16(in); break;
     default: cfg.size = need + skip; break;
     }

@@ -251,6 +251,9 @@ def main():
         "external_pages": [1, FLAG_THREAD_SAFE] + buffer_size(10000) + [5] + mb_default + [0, 1] + basic_ops(),
         "external_short": [1, 0] + buffer_size(4096) + [0] + mb_default + [9, 0],
         "external_overlap": [1, 0] + buffer_size(4096) + [3] + mb_default + [0, 2],
+        # 15 bytes at page + 1 (one unit of 8); the control buffer given at the same address
+        # lands, once aligned, one past the range: adjacent, not overlapping, so accepted.
+        "external_adjacent": [1, 0] + buffer_size(15) + [1] + mb_8 + [0, 2] + fill_ops(),
     })
 
     # system: flags (bits 2..5: 0 buffer given, 1 budget 0), then the budget (fuzz_system.c).
