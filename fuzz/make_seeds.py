@@ -270,5 +270,120 @@ def main():
     })
 
 
+# ---- the memory interface (fuzz_memory.c) ------------------------------------------------
+# Configuration: flags (1 thread_safe, 2 reserve, 4 max_allocation, 8 max_records,
+# 0x10 backing_memory, 0x40 no default System), then per type a capacity ([0] none,
+# [2]+u16(k): 4096 + 2k bytes) and a strategy byte (< 200 AUTO; s >= 200: s % 7, where 6
+# is no strategy at all: create refuses it).
+M_TS, M_RESERVE, M_MAXALLOC, M_RECORDS, M_BACKING = 1, 2, 4, 8, 0x10
+SYSTEM, VIDEO, AUDIO, NETWORK, SHARED, TEMPORARY, STACK, POOL = range(8)
+
+
+def m_cap(nbytes, strategy=None):
+    enc = [0] if nbytes == 0 else [2] + u16((nbytes - 4096) // 2)
+    if strategy is None:
+        return enc + [0]
+    return enc + [next(s for s in range(200, 256) if s % 7 == strategy)]
+
+
+def m_config(flags, caps, reserve=None, max_alloc=None, records=None):
+    out = [flags]
+    for c in caps:
+        out += m_cap(*c) if isinstance(c, tuple) else m_cap(c)
+    if flags & M_RESERVE:
+        out += [reserve]
+    if flags & M_MAXALLOC:
+        out += u16(max_alloc)
+    if flags & M_RECORDS:
+        out += [records]
+    return out
+
+
+def m_size(n):
+    if n <= 256:
+        return [7, n - 1]
+    return [4] + u16(n - 1)
+
+
+M_ALIGN0, M_ALIGN16 = [0], [174]  # below 160: v % 4 != 0 gives 1 << (v % 8), else 0
+M_ALIGN4096 = [165]   # 160..239: 1 << (v % 17)
+
+
+def m_alloc(n, al=M_ALIGN0):
+    return [0] + m_size(n) + al
+
+
+def m_typed(n, t, flags=0, al=M_ALIGN0):
+    return [1] + m_size(n) + al + [t, flags]
+
+
+def m_request(n, t, flags=0, pref=0, extra=0, al=M_ALIGN0):
+    return [2] + m_size(n) + al + [t, flags, pref, extra]
+
+
+def m_free_live(i):
+    return [12] + u16(i)
+
+
+M_FREE_FREED = [18, 0]
+
+
+def m_probe(kind, i=0):
+    return [kind] + u16(i)
+
+
+def m_realloc_live(i, n):
+    return [20] + m_probe(0, i) + [0] + u16(n - 1)
+
+
+def m_mark(t):
+    return [22, t]
+
+
+def m_rewind_kept(i=0):
+    return [23, 0, i]
+
+
+def m_rewind_zero(t):
+    return [23, 1, t]
+
+
+M_STATS = [26, 0, 26, 2, 26, 1, 0]
+M_TRIM = [27, 0, 27, 1]
+M_VERIFY = [30]
+
+
+def memory_seeds():
+    dc = [(65536,), (32768,), (16384,), 0, 0, (16384,), (16384,), (32768,)]
+    basic = (m_alloc(100) + m_alloc(3000, M_ALIGN16) + m_typed(64, POOL) + m_typed(5000, VIDEO, 0, M_ALIGN4096)
+             + m_typed(200, AUDIO) + m_free_live(0) + M_FREE_FREED + m_realloc_live(0, 900) + [24] + m_probe(0)
+             + [25] + m_probe(1) + [19] + m_probe(2) + M_STATS + M_TRIM + M_VERIFY + [29])
+    frames = (m_mark(TEMPORARY) + m_typed(100, TEMPORARY) + m_typed(300, TEMPORARY) + m_mark(TEMPORARY)
+              + m_typed(50, TEMPORARY) + m_rewind_kept(1) + m_rewind_kept(0) + m_mark(STACK) + m_typed(40, STACK)
+              + m_typed(80, STACK) + m_free_live(0) + m_rewind_kept(0) + m_rewind_zero(TEMPORARY)
+              + m_request(64, SYSTEM, 8, 0, 0) + m_request(64, SYSTEM, 0, 1, 0) + m_request(64, SYSTEM, 0, 5, 0)
+              + [23, 2, TEMPORARY] + u32(16) + [1] + u32(0))
+    hostile = ([0, 1, 0, 0, 2, 1, 0, 0, 4] + u16(0xFFFF) + [0, 7, 0, 255] + m_typed(10, 8) + m_typed(10, 255)
+               + [1, 7, 9, 0, 0, 255] + m_request(10, 0, 0x20, 0, 0) + m_request(10, 0, 0x20, 0, 4)
+               + m_request(10, 0, 0, 255, 0) + m_realloc_live(0, 1) + [20, 5, 0, 0, 0] + u16(1)
+               + [22, 255] + [23, 1, 255] + [19] + m_probe(4, 7) + M_STATS)
+    pressure = ([28, 4] + [28, 13] + sum((m_alloc(900) for _ in range(24)), [])
+                + m_request(2000, SYSTEM, 0x10, 0, 16) + [28, 0] + M_STATS)
+    records = (m_request(32, SYSTEM, 0, 0, 1) + m_request(32, SYSTEM, 0, 0, 2) + m_request(32, SYSTEM, 0x20, 0, 12)
+               + m_realloc_live(0, 700) + [24] + m_probe(0) + m_free_live(0) + M_STATS)
+    strategies = [(65536, 5), (32768, 4), (16384, 3), (16384, 1), 0, (16384, 0), (65536, 2), (32768, 1)]
+    write("memory", {
+        "dreamcast_basic": m_config(0, dc) + basic,
+        "backing_thread_safe": m_config(M_TS | M_BACKING, dc) + basic + frames,
+        "frames": m_config(0, dc) + frames,
+        "hostile": m_config(M_MAXALLOC, dc, max_alloc=20000) + hostile,
+        "pressure": m_config(M_RESERVE, [(8192,), 0, 0, 0, 0, 0, 0, 0], reserve=16) + pressure,
+        "records": m_config(M_RECORDS, dc, records=2) + records,
+        "strategies": m_config(0, strategies) + basic + frames,
+        "shared": m_config(0, [(16384,), 0, 0, 0, (16384,), 0, 0, 0]) + m_typed(100, SHARED) + M_TRIM + M_STATS,
+    })
+
+
 if __name__ == "__main__":
     main()
+    memory_seeds()

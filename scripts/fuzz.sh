@@ -33,7 +33,8 @@ fi
 echo "==> [fuzz] configure and build (build/fuzz)"
 CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLMEM_BUILD_FUZZERS=ON \
     -DFLMEM_BUILD_TESTS=OFF -DFLMEM_BUILD_BENCH=OFF -DFLMEM_BUILD_EXAMPLES=OFF \
-    -DFLMEM_BUILD_SHARED=OFF >/dev/null
+    -DFLMEM_BUILD_SHARED=OFF -DFLMEM_BUILD_TOOLS=OFF -DFLMEM_INTEGRATION_LUA=OFF -DFLMEM_INTEGRATION_OVERRIDE=OFF \
+    -DFLMEM_INTEGRATION_DOCS=OFF >/dev/null
 build_targets=()
 for t in "${targets[@]}"; do build_targets+=(--target "fuzz_$t"); done
 cmake --build build/fuzz -j "$jobs" "${build_targets[@]}"
