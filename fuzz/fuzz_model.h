@@ -6,7 +6,8 @@
  * and hands the rest of the input to fz_run(). Each following byte picks an operation
  * (allocate with decoded sizes and alignments, hostile ones included; free of live,
  * freed, interior and foreign pointers; usable_size; owns; reset; mark and rewind with
- * true, stale and forged markers; walk; stats) whose arguments come from the next bytes.
+ * true, stale and forged markers; walk; stats; relocate, the defragmentation primitive)
+ * whose arguments come from the next bytes.
  * Before a call the target's oracle (an fz_target) says what the call must return, from
  * the model and the contract the allocator's header comment states; after it the driver
  * checks, and after EVERY step it runs fl_allocator_validate and compares the statistics
@@ -702,6 +703,69 @@ static inline void fz_op_free(fz_ctx *c, uintptr_t p, const char *what)
     }
 }
 
+/* Relocation (fl_allocator_relocate): the buddy and the free list move a live block of
+ * their own memory to a lower address (or leave it, *new_ptr == ptr); every other case
+ * is refused with nothing changed. A move keeps the block's bytes and its identity in the
+ * model (same id, so the same pattern), changes used_bytes by the difference in consumed
+ * bytes only (the counters and the efficiency do not move), and frees the old place. */
+static inline void fz_op_relocate(fz_ctx *c, uintptr_t p, const char *what)
+{
+    long i = fz_find(&c->m, p);
+    bool live = i >= 0 && !c->m.blocks[i].zombie;
+    fl_status e = p == 0              ? FL_ERR_INVALID_PARAMETERS
+                  : !c->t->defrag     ? FL_ERR_NOT_SUPPORTED
+                  : live              ? FL_OK
+                                      : FL_ERR_INVALID_PARAMETERS;
+    if (e == FL_OK) {
+        fz_verify(&c->m.blocks[i], "before relocate");
+        FZ_UNPOISON(c->m.blocks[i].ptr, c->m.blocks[i].usable); /* the allocator copies it */
+    }
+    void *np = FZ_PTR_UNTOUCHED;
+    fl_status st = fl_allocator_relocate(c->a, (void *)p, &np);
+    fz_record(c->step, what, p, st == FL_OK ? (size_t)(uintptr_t)np : 0, 0, (int)e, (int)st);
+    FZ_CHECK(st == e, "relocate(%p) returned %s, the model expected %s", (void *)p, fl_status_str(st),
+             fl_status_str(e));
+    if (st != FL_OK) {
+        FZ_CHECK(np == FZ_PTR_UNTOUCHED, "a failed relocate wrote %p to *new_ptr", np);
+        return;
+    }
+    fz_block old = c->m.blocks[i];
+    uintptr_t q = (uintptr_t)np;
+    fl_allocator_stats s;
+    fl_allocator_get_stats(c->a, &s);
+    FZ_CHECK(q != 0 && q <= p, "relocate(%p) moved the block up, to %p", (void *)p, np);
+    if (q == p) {
+        FZ_CHECK(s.used_bytes == c->m.used, "relocate(%p) stayed but used bytes went from %zu to %zu", (void *)p,
+                 c->m.used, s.used_bytes);
+        FZ_POISON(old.ptr, old.usable);
+        return;
+    }
+    FZ_CHECK((q & (FL_ALIGN_DEFAULT - 1)) == 0, "relocated block %p is not aligned to %zu", np,
+             (size_t)FL_ALIGN_DEFAULT);
+    size_t usable = FZ_SIZE_UNTOUCHED;
+    FZ_CHECK(fl_allocator_usable_size(c->a, np, &usable) == FL_OK && usable >= old.usable,
+             "relocated block %p: usable %zu, it had %zu", np, usable, old.usable);
+    FZ_CHECK(s.used_bytes >= c->m.used, "relocate shrank used bytes from %zu to %zu", c->m.used, s.used_bytes);
+    fz_block moved = old;
+    moved.ptr = q;
+    fz_verify(&moved, "the bytes a relocation copied"); /* old.usable bytes, same id */
+    moved.usable = usable;
+    moved.consumed = old.consumed + (s.used_bytes - c->m.used);
+    if (c->t->in_area)
+        FZ_CHECK(q >= c->area_lo && usable <= c->area_hi - q, "relocated block %p of %zu bytes leaves the area", np,
+                 usable);
+    if (c->t->check_block) c->t->check_block(c, &moved);
+    fz_model *m = &c->m;
+    memmove(&m->blocks[i], &m->blocks[i + 1], (m->count - (size_t)i - 1) * sizeof *m->blocks);
+    m->count--;
+    fz_grave_add(c, p);
+    fz_model_insert(c, &moved);
+    m->used = s.used_bytes;
+    if (m->used > m->peak) m->peak = m->used;
+    c->last_known = false;
+    fz_fill(&moved);
+}
+
 static inline void fz_op_usable(fz_ctx *c, uintptr_t p)
 {
     long live = fz_find(&c->m, p);
@@ -960,6 +1024,10 @@ static inline void fz_run(fz_ctx *c)
             fz_op_usable(c, c->m.count ? c->m.blocks[pick % c->m.count].ptr : c->area_lo);
         } else if (op == 28) {
             fz_op_null_arguments(c);
+        } else if (op == 31) {
+            uint16_t pick = fz_u16(in);
+            uintptr_t p = fz_u8(in) % 4u && c->m.count ? c->m.blocks[pick % c->m.count].ptr : fz_probe(c);
+            fz_op_relocate(c, p, "relocate");
         } else {
             fz_op_allocate(c, 1u + fz_u8(in), 0, "allocate small");
         }

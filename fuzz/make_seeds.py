@@ -162,11 +162,27 @@ def hostile_ops():
     return ops
 
 
+def relocate_live(i):
+    """op 31: [u16 live-block index] [mode: not a multiple of 4 picks a live block]."""
+    return [31] + u16(i) + [1]
+
+
+def relocate_probe(*p):
+    return [31] + u16(0) + [0] + probe(*p)
+
+
 def fill_ops():
     ops = []
     for i in range(40):
         ops += alloc_small(1 + (i * 37) % 250)
     ops += LARGEST + LARGEST_PLUS_ONE + alloc(SIZE_NEAR_LARGEST) + WALK
+    # Holes, then compaction: relocate the live blocks in increasing address order (the
+    # model keeps them sorted), then hostile relocations: interior, freed, foreign.
+    for i in (1, 4, 6):
+        ops += free_live(i)
+    for i in range(28):
+        ops += relocate_live(i)
+    ops += relocate_probe(1, 0, 3) + relocate_probe(3) + relocate_probe(8, 0, 4) + WALK
     for i in range(0, 40, 3):
         ops += free_live(i % 20)
     ops += LARGEST + WALK + RESET + LARGEST + LARGEST_PLUS_ONE + WALK
