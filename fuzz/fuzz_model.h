@@ -170,6 +170,7 @@ typedef struct fz_block {
     size_t begin;    /* used_bytes before it (linear, stack: the offset its padding starts at) */
     uint64_t id;
     bool zombie; /* linear: freed by the caller, still counted until reset or rewind */
+    size_t alignment; /* the request's, resolved (0 -> FL_ALIGN_DEFAULT) */
 } fz_block;
 
 typedef struct fz_model {
@@ -670,7 +671,7 @@ static inline void fz_op_allocate(fz_ctx *c, size_t size, size_t alignment, cons
         FZ_CHECK(p >= c->area_lo && p < c->area_hi && usable <= c->area_hi - p,
                  "block %p of %zu usable bytes leaves the area [%p, %p)", out, usable, (void *)c->area_lo,
                  (void *)c->area_hi);
-    fz_block b = {p, size, usable, consumed, c->m.used, c->m.next_id++, false};
+    fz_block b = {p, size, usable, consumed, c->m.used, c->m.next_id++, false, resolved};
     if (c->t->check_block) c->t->check_block(c, &b);
     fz_model_insert(c, &b);
     fz_model *m = &c->m;
@@ -740,12 +741,9 @@ static inline void fz_op_relocate(fz_ctx *c, uintptr_t p, const char *what)
         FZ_POISON(old.ptr, old.usable);
         return;
     }
-    /* A move never weakens alignment: the new place is at least as aligned as the old one
-     * was, up to FL_ALIGN_DEFAULT (a buddy's 8-byte blocks are only 8-aligned; the target's
-     * check_block below checks its own placement rules). */
-    size_t was = (size_t)(p & (~p + 1u));
-    if (was > FL_ALIGN_DEFAULT) was = FL_ALIGN_DEFAULT;
-    FZ_CHECK((q & (was - 1u)) == 0, "relocated block %p is less aligned than %p was (%zu)", np, (void *)p, was);
+    /* A move never weakens the alignment the caller asked for. */
+    FZ_CHECK((q & (old.alignment - 1u)) == 0, "relocated block %p is not aligned to the %zu its request asked for",
+             np, old.alignment);
     size_t usable = FZ_SIZE_UNTOUCHED;
     FZ_CHECK(fl_allocator_usable_size(c->a, np, &usable) == FL_OK && usable >= old.usable,
              "relocated block %p: usable %zu, it had %zu", np, usable, old.usable);
