@@ -513,6 +513,7 @@ static void fm_op_rewind(void)
         mk.count = fz_u8(in);
         mk.last = fz_u32(in) % 65536u;
         forged = true;
+        exact = false; /* accepted or not, it may free only blocks of that region */
     }
     int r = (unsigned)t < FL_MEMORY_TYPE_COUNT ? fm_region_of_type(t) : -1;
     bool frame = r >= 0 && (S.regions[r].allocator == FL_ALLOCATOR_LINEAR ||
