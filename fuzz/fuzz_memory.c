@@ -550,16 +550,9 @@ static void fm_op_rewind(void)
         }
     }
     for (size_t i = 0; i < S.n; i++) FZ_POISON(S.b[i].ptr, S.b[i].usable);
-    if (st == FL_OK && r >= 0) {
-        /* Markers newer than this rewind's point are stale now: drop them. */
-        for (size_t i = 0; i < S.nmarkers;) {
-            if (fm_region_of_type(S.markers[i].type) == r && S.markers[i].seq > since)
-                S.markers[i] = S.markers[--S.nmarkers];
-            else
-                i++;
-        }
-        fm_taint(r);
-    }
+    /* Markers above this rewind's point are stale now; they are kept (rewinding to them
+     * must be refused, or release only newer blocks of the region: never cut one). */
+    if (st == FL_OK && r >= 0) fm_taint(r);
 }
 
 static void fm_op_query(void)

@@ -559,6 +559,40 @@ static void row_cross_interface_marker(void)
     teardown();
 }
 
+/* Found by fuzz_memory: a marker whose offset lies inside a live allocation passed the
+ * allocator's checks (top and counts; it keeps no allocation boundaries), and the rewind
+ * cut the live block in two, after which the interface's liveness bitmaps were read past
+ * their end. Now refused, for the Temporary (linear) and the Stack region alike; the true
+ * marker right beside it still works. */
+static void row_marker_inside_live_block(void)
+{
+    setup(false);
+    static const fl_memory_type frame_types[2] = {FL_MEMORY_TEMPORARY, FL_MEMORY_STACK};
+    for (int k = 0; k < 2; k++) {
+        fl_memory_type t = frame_types[k];
+        fl_allocation a, b;
+        CHECK_OK(fl_memory_allocate_typed(m1, 64, t, 0, 0, &a));
+        fl_marker mk = fl_memory_mark(m1, t); /* between a and b */
+        CHECK_OK(fl_memory_allocate_typed(m1, 512, t, 0, 0, &b));
+        memset(b.ptr, 0xC3, b.size);
+        fl_marker forged = mk;
+        for (size_t into = 16; into < 512; into += 112) {
+            forged.offset = mk.offset + into; /* inside b, whatever the header layout */
+            EXPECT_UNCHANGED(m1, fl_memory_rewind(m1, t, forged), FL_ERR_INVALID_PARAMETERS);
+            CHECK(fl_memory_is_valid_pointer(m1, b.ptr));
+            fl_allocation info;
+            CHECK_OK(fl_memory_get_allocation_info(m1, b.ptr, &info));
+            CHECK(info.size == b.size);
+            check_bytes(&b);
+        }
+        CHECK_OK(fl_memory_rewind(m1, t, mk)); /* the true marker releases b alone */
+        CHECK(!fl_memory_is_valid_pointer(m1, b.ptr) && fl_memory_is_valid_pointer(m1, a.ptr));
+        CHECK_OK(fl_memory_rewind(m1, t, (fl_marker){0, 0, 0}));
+        CHECK(!fl_memory_is_valid_pointer(m1, a.ptr));
+    }
+    teardown();
+}
+
 static void row_null_interface(void)
 {
     fl_allocation a;
@@ -791,6 +825,8 @@ static const row rows[] = {
     {"free through another handle", "fl_allocator_deallocate", "InvalidParameters", "yes", row_cross_handle_free},
     {"marker of another interface or region", "rewind", "InvalidParameters / NotSupported", "yes",
      row_cross_interface_marker},
+    {"marker inside a live allocation", "rewind (Temporary, Stack)", "InvalidParameters", "yes, block intact",
+     row_marker_inside_live_block},
     {"NULL interface or output", "every function", "InvalidParameters / false / 0", "yes", row_null_interface},
     {"pressure callback re-enters", "every function but destroy", "Ok", "consistent", row_pressure_callback_reentry},
     {"JSON writer re-enters (read-only)", "dump_json", "Ok", "yes", row_json_writer_reentry},

@@ -321,6 +321,8 @@ void fli_track_forget(fli_track *t, const void *p);
 size_t fli_track_size(const fli_track *t, const void *p);
 /* Clears every bit in [from, to) (addresses); returns how many starts were set. */
 size_t fli_track_release(fli_track *t, uintptr_t from, uintptr_t to);
+/* True when `at` lies strictly inside a live allocation (a marker there would cut it). */
+bool fli_track_splits(const fli_track *t, uintptr_t at);
 size_t fli_track_count(const fli_track *t);
 size_t fli_region_used(const fli_region *r);
 size_t fli_region_largest(const fli_region *r);

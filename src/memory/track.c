@@ -108,6 +108,22 @@ size_t fli_track_release(fli_track *t, uintptr_t from, uintptr_t to)
     return clear_range(t, lo, hi);
 }
 
+/* The live allocation with the highest start at or below byte at - 1 is the only one that
+ * can contain both at - 1 and at. Cost: a backward scan of the start map from `at` (rewinds
+ * only; O(region / G / word bits) at worst). */
+bool fli_track_splits(const fli_track *t, uintptr_t at)
+{
+    if (at <= t->alloc_start || at >= t->alloc_end) return false;
+    size_t i = fli_track_index(t, (const void *)(at - 1)), w = i / BITS, bit = i % BITS;
+    size_t word = t->starts[w] & (bit == BITS - 1 ? ~(size_t)0 : (((size_t)1 << (bit + 1)) - 1));
+    while (word == 0) {
+        if (w == 0) return false;
+        word = t->starts[--w];
+    }
+    uintptr_t begin = t->origin + (w * BITS + fli_log2_floor(word)) * FLI_GRANULE;
+    return begin < at && at < begin + fli_track_size(t, (const void *)begin);
+}
+
 size_t fli_track_count(const fli_track *t)
 {
     size_t n = 0;
@@ -128,6 +144,15 @@ fl_status fli_rewind_locked(fl_memory *m, fli_region *r, fl_marker mark, fli_pen
 {
     fl_allocator *a = r->a;
     size_t used0 = a->counters.used_bytes;
+    /* The allocator checks a marker against its top and counts, not against allocation
+     * boundaries it does not keep: a forged marker whose counts agree may point inside a
+     * live allocation, and releasing from there would cut it in two (and leave a start
+     * bit without its end bit). The bitmaps know the boundaries. */
+    if (mark.offset != 0 && mark.offset < used0 && fli_track_splits(&r->track, r->track.alloc_start + mark.offset))
+        return fli_fail(FL_ERR_INVALID_PARAMETERS,
+                        "marker offset %zu lies inside a live allocation of the %s region: it is not a marker of "
+                        "this state",
+                        mark.offset, fl_memory_type_str(r->type));
     fl_status st = a->ops->rewind(a, mark);
     if (st != FL_OK) return st;
     size_t used1 = a->counters.used_bytes;
