@@ -593,6 +593,45 @@ static void row_marker_inside_live_block(void)
     teardown();
 }
 
+/* Found by fuzz_memory: a stale Stack marker (taken, rewound below, the stack grown
+ * again differently) whose offset fell in a new allocation's padding, where the old
+ * header's bytes still lay, passed the stack's best-effort check; the rewind then left the
+ * stack's header chain broken (validate failed). The interface checks stack markers
+ * exactly against its bitmaps now. The exact layout that fooled the stack is replayed by
+ * fuzz/regressions/memory/stale_stack_marker_in_padding.bin (scripts/test.sh fuzz); this
+ * row pins the behaviour on the fixture's Stack region. */
+static void row_stale_stack_marker(void)
+{
+    setup(false);
+    fl_allocation a, b;
+    CHECK_OK(fl_memory_allocate_typed(m1, 1, FL_MEMORY_STACK, 0, 0, &a));
+    CHECK_OK(fl_memory_allocate_typed(m1, 127, FL_MEMORY_STACK, 1024, 0, &b));
+    fl_marker stale = fl_memory_mark(m1, FL_MEMORY_STACK);
+    CHECK_OK(fl_memory_rewind(m1, FL_MEMORY_STACK, (fl_marker){0, 0, 0}));
+    CHECK_OK(fl_memory_allocate_typed(m1, 1, FL_MEMORY_STACK, 0, 0, &a));
+    CHECK_OK(fl_memory_allocate_typed(m1, 234, FL_MEMORY_STACK, 4096, 0, &b)); /* its padding covers stale */
+    memset(b.ptr, 0xC3, b.size);
+    EXPECT_UNCHANGED(m1, fl_memory_rewind(m1, FL_MEMORY_STACK, stale), FL_ERR_INVALID_PARAMETERS);
+    check_bytes(&b);
+    CHECK_OK(fl_memory_rewind(m1, FL_MEMORY_STACK, (fl_marker){0, 0, 0}));
+    /* A true offset and last with a forged count (the stack only bounds-checks counts). */
+    fl_allocation c;
+    CHECK_OK(fl_memory_allocate_typed(m1, 16, FL_MEMORY_STACK, 0, 0, &a));
+    CHECK_OK(fl_memory_allocate_typed(m1, 16, FL_MEMORY_STACK, 0, 0, &c));
+    fl_marker forged = fl_memory_mark(m1, FL_MEMORY_STACK);
+    CHECK_OK(fl_memory_allocate_typed(m1, 256, FL_MEMORY_STACK, 0, 0, &b));
+    memset(b.ptr, 0xC3, b.size);
+    forged.count += 1;
+    EXPECT_UNCHANGED(m1, fl_memory_rewind(m1, FL_MEMORY_STACK, forged), FL_ERR_INVALID_PARAMETERS);
+    check_bytes(&b);
+    forged.count -= 1; /* the true marker */
+    CHECK_OK(fl_memory_rewind(m1, FL_MEMORY_STACK, forged));
+    CHECK(!fl_memory_is_valid_pointer(m1, b.ptr) && fl_memory_is_valid_pointer(m1, c.ptr));
+    CHECK_OK(fl_memory_deallocate(m1, c.ptr));
+    CHECK_OK(fl_memory_deallocate(m1, a.ptr));
+    teardown();
+}
+
 static void row_null_interface(void)
 {
     fl_allocation a;
@@ -827,6 +866,8 @@ static const row rows[] = {
      row_cross_interface_marker},
     {"marker inside a live allocation", "rewind (Temporary, Stack)", "InvalidParameters", "yes, block intact",
      row_marker_inside_live_block},
+    {"stale or forged stack marker", "rewind (Stack)", "InvalidParameters", "yes, block intact",
+     row_stale_stack_marker},
     {"NULL interface or output", "every function", "InvalidParameters / false / 0", "yes", row_null_interface},
     {"pressure callback re-enters", "every function but destroy", "Ok", "consistent", row_pressure_callback_reentry},
     {"JSON writer re-enters (read-only)", "dump_json", "Ok", "yes", row_json_writer_reentry},
