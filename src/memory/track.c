@@ -136,6 +136,29 @@ bool fli_track_splits(const fli_track *t, uintptr_t at)
  * allocation just below offset ends at offset, has its payload at `last`, and `count`
  * live allocations lie below it ({0, 0, 0}: none). The stack itself can only check this
  * on a best-effort basis (it reads a few words that may be stale bytes). */
+/* Live allocations starting in granules [0, below). */
+static size_t starts_below(const fli_track *t, size_t below)
+{
+    size_t n = 0;
+    for (size_t w = 0; w * BITS < below; w++) {
+        size_t word = t->starts[w];
+        if ((w + 1) * BITS > below) word &= ((size_t)1 << (below - w * BITS)) - 1;
+        n += popcount(word);
+    }
+    return n;
+}
+
+/* A linear marker's count is the allocations live when it was taken; those still live
+ * below its offset can only be fewer. More means the marker is stale or forged (the
+ * allocator would take its count and disagree with the bitmaps from then on). */
+bool fli_track_linear_count_ok(const fli_track *t, fl_marker mark)
+{
+    if (mark.offset == 0 || mark.offset > t->alloc_end - t->alloc_start) return true;
+    uintptr_t at = t->alloc_start + mark.offset;
+    size_t below = (size_t)((at - t->origin + FLI_GRANULE - 1) / FLI_GRANULE);
+    return starts_below(t, below) <= mark.count;
+}
+
 bool fli_track_stack_marker_ok(const fli_track *t, fl_marker mark)
 {
     if (mark.offset == 0) return mark.count == 0 && mark.last == 0;
@@ -181,6 +204,11 @@ fl_status fli_rewind_locked(fl_memory *m, fli_region *r, fl_marker mark, fli_pen
                         "marker offset %zu lies inside a live allocation of the %s region: it is not a marker of "
                         "this state",
                         mark.offset, fl_memory_type_str(r->type));
+    if (r->strategy == FL_ALLOCATOR_LINEAR && mark.offset < used0 && !fli_track_linear_count_ok(&r->track, mark))
+        return fli_fail(FL_ERR_INVALID_PARAMETERS,
+                        "marker (offset %zu, count %zu) counts fewer allocations than are live below it in the %s "
+                        "region (stale or forged)",
+                        mark.offset, mark.count, fl_memory_type_str(r->type));
     if (r->strategy == FL_ALLOCATOR_STACK && mark.offset < used0 && !fli_track_stack_marker_ok(&r->track, mark))
         return fli_fail(FL_ERR_INVALID_PARAMETERS,
                         "marker (offset %zu, count %zu, last %zu) is not a state of the %s region's stack below its "
