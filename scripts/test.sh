@@ -9,9 +9,11 @@
 #      suite under qemu-user with the randomized tests scaled down (FLMEM_TARGET_SCALE);
 #      the Web (wasm, Emscripten's emcc) under node, at full counts (FLMEM_WASM_SCALE, 1):
 #      wasm runs compiled, not emulated, and the whole stage takes well under a minute.
+#   4. "fuzz": every libFuzzer target (fuzz/, scripts/fuzz.sh) for FLMEM_FUZZ_SECONDS each
+#      (20 here, so CI stays short; fuzz/README.md runs them longer), one at a time.
 # A target whose compiler is missing is reported as skipped; with FLMEM_REQUIRE_TARGETS=1
 # (CI) a missing target fails the run instead.
-# Usage: scripts/test.sh [host|tsan|targets|all|<target>]   (default all; build trees go to
+# Usage: scripts/test.sh [host|tsan|targets|fuzz|all|<target>]   (default all; build trees go to
 #        build/; host = gcc, asan and tsan; a target is i686, armhf, mipsel, powerpc, sh4 or wasm)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,10 +23,10 @@ target_scale=${FLMEM_TARGET_SCALE:-0.05}
 wasm_scale=${FLMEM_WASM_SCALE:-1}
 tsan_scale=${FLMEM_TSAN_SCALE:-0.25}
 targets="i686 armhf mipsel powerpc sh4 wasm"
-case " all host tsan targets $targets " in
+case " all host tsan targets fuzz $targets " in
 *" $what "*) ;;
 *)
-    echo "usage: scripts/test.sh [host|tsan|targets|all|<target>] (targets: $targets)" >&2
+    echo "usage: scripts/test.sh [host|tsan|targets|fuzz|all|<target>] (targets: $targets)" >&2
     exit 2
     ;;
 esac
@@ -78,5 +80,9 @@ if [ "$what" = all ] || [ "$what" = targets ] || [[ " $targets " == *" $what "* 
         run_suite "$target" -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
             -DFLMEM_BUILD_SHARED=OFF -DFLMEM_BUILD_BENCH=OFF -DFLMEM_TEST_SCALE="$scale"
     done
+fi
+if [ "$what" = all ] || [ "$what" = fuzz ]; then
+    # Bounded: each target starts from its committed seeds and regressions.
+    FLMEM_FUZZ_SECONDS=${FLMEM_FUZZ_SECONDS:-20} FLMEM_JOBS="$jobs" scripts/fuzz.sh
 fi
 echo "==> all suites passed"

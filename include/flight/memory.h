@@ -661,7 +661,10 @@ fl_status fl_memory_backing_size(const fl_memory_config *config, size_t *out);
  */
 fl_status fl_memory_create(const fl_memory_config *config, fl_memory **out);
 
-/* Releases the interface and every region (live allocations die with it). NULL is ignored. */
+/* Releases the interface and every region (live allocations die with it). NULL is ignored.
+ * Live allocations at destroy are reported, not refused: the calling thread's
+ * fl_last_error() becomes FL_ERR_INVALID_STATE, "... N allocations (B bytes) were still
+ * live" (B: their used bytes); with none live the last error is left as it was. */
 void fl_memory_destroy(fl_memory *mem);
 
 /* A general-purpose allocation: type System with fallback allowed, FL_ALLOCATOR_AUTO.

@@ -482,6 +482,13 @@ fl_status fl_memory_create(const fl_memory_config *config, fl_memory **out)
 void fl_memory_destroy(fl_memory *mem)
 {
     if (mem == NULL) return;
+    /* Live allocations are a leak in the caller, not a failure of destroy (everything is
+     * released either way): they are reported through the calling thread's last error,
+     * the one channel a void function has (docs/errors.md). */
+    fl_memory_stats live;
+    if (fl_memory_get_stats(mem, &live) == FL_OK && live.allocation_count != 0)
+        (void)fli_fail(FL_ERR_INVALID_STATE, "fl_memory_destroy: %zu allocations (%zu bytes) were still live",
+                       live.allocation_count, live.used_bytes);
     fli_os os = mem->os;
     void *control_mapping = mem->control_mapping;
     size_t control_size = mem->control_size;

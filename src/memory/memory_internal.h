@@ -389,6 +389,12 @@ void fli_track_forget(fli_track *t, const void *p);
 size_t fli_track_size(const fli_track *t, const void *p);
 /* Clears every bit in [from, to) (addresses); returns how many starts were set. */
 size_t fli_track_release(fli_track *t, uintptr_t from, uintptr_t to);
+/* True when `at` lies strictly inside a live allocation (a marker there would cut it). */
+bool fli_track_splits(const fli_track *t, uintptr_t at);
+/* For a stack region: true when `mark` (below the top) is exactly a state of this stack. */
+bool fli_track_stack_marker_ok(const fli_track *t, fl_marker mark);
+/* For a linear region: false when `mark` counts fewer allocations than are live below it. */
+bool fli_track_linear_count_ok(const fli_track *t, fl_marker mark);
 size_t fli_track_count(const fli_track *t);
 size_t fli_region_used(const fli_region *r);
 size_t fli_region_largest(const fli_region *r);

@@ -108,6 +108,73 @@ size_t fli_track_release(fli_track *t, uintptr_t from, uintptr_t to)
     return clear_range(t, lo, hi);
 }
 
+/* The live allocation with the highest start below `at` (false: none). Cost: a backward
+ * scan of the start map from `at` (rewinds only; O(region / G / word bits) at worst). */
+static bool last_live_below(const fli_track *t, uintptr_t at, uintptr_t *begin)
+{
+    size_t i = fli_track_index(t, (const void *)(at - 1)), w = i / BITS, bit = i % BITS;
+    size_t word = t->starts[w] & (bit == BITS - 1 ? ~(size_t)0 : (((size_t)1 << (bit + 1)) - 1));
+    while (word == 0) {
+        if (w == 0) return false;
+        word = t->starts[--w];
+    }
+    *begin = t->origin + (w * BITS + fli_log2_floor(word)) * FLI_GRANULE;
+    return true;
+}
+
+/* Only the last live allocation below `at` can contain both at - 1 and at. */
+bool fli_track_splits(const fli_track *t, uintptr_t at)
+{
+    if (at <= t->alloc_start || at >= t->alloc_end) return false;
+    uintptr_t begin;
+    if (!last_live_below(t, at, &begin)) return false;
+    return begin < at && at < begin + fli_track_size(t, (const void *)begin);
+}
+
+/* A stack's state below its top is fully known here: the allocations tile [0, top), so a
+ * marker {offset, count, last} below the top is one of this state's exactly when the live
+ * allocation just below offset ends at offset, has its payload at `last`, and `count`
+ * live allocations lie below it ({0, 0, 0}: none). The stack itself can only check this
+ * on a best-effort basis (it reads a few words that may be stale bytes). */
+/* Live allocations starting in granules [0, below). */
+static size_t starts_below(const fli_track *t, size_t below)
+{
+    size_t n = 0;
+    for (size_t w = 0; w * BITS < below; w++) {
+        size_t word = t->starts[w];
+        if ((w + 1) * BITS > below) word &= ((size_t)1 << (below - w * BITS)) - 1;
+        n += popcount(word);
+    }
+    return n;
+}
+
+/* A linear marker's count is the allocations live when it was taken; those still live
+ * below its offset can only be fewer. More means the marker is stale or forged (the
+ * allocator would take its count and disagree with the bitmaps from then on). */
+bool fli_track_linear_count_ok(const fli_track *t, fl_marker mark)
+{
+    if (mark.offset == 0 || mark.offset > t->alloc_end - t->alloc_start) return true;
+    uintptr_t at = t->alloc_start + mark.offset;
+    size_t below = (size_t)((at - t->origin + FLI_GRANULE - 1) / FLI_GRANULE);
+    return starts_below(t, below) <= mark.count;
+}
+
+bool fli_track_stack_marker_ok(const fli_track *t, fl_marker mark)
+{
+    if (mark.offset == 0) return mark.count == 0 && mark.last == 0;
+    if (mark.offset > t->alloc_end - t->alloc_start) return false;
+    uintptr_t at = t->alloc_start + mark.offset, begin;
+    if (!last_live_below(t, at, &begin)) return false;
+    if (begin != t->alloc_start + mark.last || begin + fli_track_size(t, (const void *)begin) != at) return false;
+    size_t below = fli_track_index(t, (const void *)begin) + 1, n = 0; /* start bits [0, below) */
+    for (size_t w = 0; w * BITS < below; w++) {
+        size_t word = t->starts[w];
+        if ((w + 1) * BITS > below) word &= ((size_t)1 << (below - w * BITS)) - 1;
+        n += popcount(word);
+    }
+    return n == mark.count;
+}
+
 size_t fli_track_count(const fli_track *t)
 {
     size_t n = 0;
@@ -130,6 +197,25 @@ fl_status fli_rewind_locked(fl_memory *m, fli_region *r, fl_marker mark, fli_pen
 {
     fl_allocator *a = r->a;
     size_t used0 = a->counters.used_bytes;
+    /* The allocator checks a marker against its top and counts, not against allocation
+     * boundaries it does not keep: a forged marker whose counts agree may point inside a
+     * live allocation, and releasing from there would cut it in two (and leave a start
+     * bit without its end bit). The bitmaps know the boundaries. */
+    if (mark.offset != 0 && mark.offset < used0 && fli_track_splits(&r->track, r->track.alloc_start + mark.offset))
+        return fli_fail(FL_ERR_INVALID_PARAMETERS,
+                        "marker offset %zu lies inside a live allocation of the %s region: it is not a marker of "
+                        "this state",
+                        mark.offset, fl_memory_type_str(r->type));
+    if (r->strategy == FL_ALLOCATOR_LINEAR && mark.offset < used0 && !fli_track_linear_count_ok(&r->track, mark))
+        return fli_fail(FL_ERR_INVALID_PARAMETERS,
+                        "marker (offset %zu, count %zu) counts fewer allocations than are live below it in the %s "
+                        "region (stale or forged)",
+                        mark.offset, mark.count, fl_memory_type_str(r->type));
+    if (r->strategy == FL_ALLOCATOR_STACK && mark.offset < used0 && !fli_track_stack_marker_ok(&r->track, mark))
+        return fli_fail(FL_ERR_INVALID_PARAMETERS,
+                        "marker (offset %zu, count %zu, last %zu) is not a state of the %s region's stack below its "
+                        "top %zu (stale or forged)",
+                        mark.offset, mark.count, mark.last, fl_memory_type_str(r->type), used0);
     fl_status st = a->ops->rewind(a, mark);
     if (st != FL_OK) return st;
     size_t used1 = a->counters.used_bytes;
