@@ -136,6 +136,14 @@ HOT fl_status serve_pool(fli_region *r, size_t size, size_t align, served *s)
     if (FLI_UNLIKELY(c >= r->class_count)) return FL_ERR_OUT_OF_MEMORY;
     void *p;
     fli_pool_class *k = &r->cls[c];
+    /* The pool's own inline take (no indirect call) when it has a free block and no memory
+     * checker watches (fast_kind); the class was chosen to hold size and align. */
+    fli_pool *fp = (fli_pool *)(void *)k->a;
+    if (FLI_LIKELY(k->a->fast_kind == FLI_FAST_POOL && fp->free_head != NULL)) {
+        s->ptr = fli_pool_take_head(fp, size);
+        s->usable = s->consumed = k->block;
+        return FL_OK;
+    }
     if (FLI_LIKELY(k->a->ops->allocate(k->a, size, align, &p) == FL_OK)) {
         s->ptr = p;
         s->usable = s->consumed = k->block;
@@ -600,8 +608,12 @@ HOT fl_status free_block(fl_memory *m, fli_region *r, unsigned cls, void *ptr, f
     fl_status st;
     if (r->strategy == FL_ALLOCATOR_POOL) {
         fl_allocator *a = r->cls[cls].a;
-        st = a->ops->deallocate(a, ptr);
-        if (FLI_UNLIKELY(st != FL_OK)) return st;
+        /* Inline give-back as in serve_pool; a refusal changes nothing, and the allocator's
+         * own free then says why. */
+        if (FLI_UNLIKELY(a->fast_kind != FLI_FAST_POOL || !fli_pool_give_back((fli_pool *)(void *)a, ptr))) {
+            st = a->ops->deallocate(a, ptr);
+            if (FLI_UNLIKELY(st != FL_OK)) return st;
+        }
         released = r->cls[cls].block;
     } else if (r->strategy == FL_ALLOCATOR_LINEAR || r->strategy == FL_ALLOCATOR_STACK) {
         if (FLI_UNLIKELY(!fli_track_live(&r->track, ptr)))
