@@ -510,8 +510,11 @@ fl_status fl_memory_allocate_request_at(fl_memory *m, const fl_alloc_request *re
     return allocate_core(m, &q, out);
 }
 
-fl_status fl_memory_allocate_typed(fl_memory *m, size_t size, fl_memory_type type, size_t alignment,
-                                   fl_memory_flags flags, fl_allocation *out)
+/* fl_memory_allocate_typed after its fast path declined: every check with its message, the
+ * plain serve when the checks allow it, then the general path. Out of line, so that the
+ * fast path keeps a small frame and few saved registers. */
+static FLI_NOINLINE fl_status allocate_typed_checked(fl_memory *m, size_t size, fl_memory_type type,
+                                                     size_t alignment, fl_memory_flags flags, fl_allocation *out)
 {
     if (FLI_UNLIKELY(m == NULL || out == NULL))
         return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_memory_allocate_typed: %s is NULL",
@@ -525,6 +528,28 @@ fl_status fl_memory_allocate_typed(fl_memory *m, size_t size, fl_memory_type typ
         return FL_OK;
     fli_req q = {size, align, type, flags, FL_ALLOCATOR_AUTO, false, false, NULL, NULL, NULL, 0, NULL, 0};
     return allocate_core(m, &q, out);
+}
+
+/* A plain request the fast path could not serve at once (full, pressure to raise, debug
+ * options, capabilities): the general path, which also counts the failure. */
+static FLI_NOINLINE fl_status allocate_typed_general(fl_memory *m, size_t size, fl_memory_type type, size_t align,
+                                                     fl_memory_flags flags, fl_allocation *out)
+{
+    fli_req q = {size, align, type, flags, FL_ALLOCATOR_AUTO, false, false, NULL, NULL, NULL, 0, NULL, 0};
+    return allocate_core(m, &q, out);
+}
+
+fl_status fl_memory_allocate_typed(fl_memory *m, size_t size, fl_memory_type type, size_t alignment,
+                                   fl_memory_flags flags, fl_allocation *out)
+{
+    size_t align;
+    if (FLI_LIKELY(m != NULL && out != NULL && plain_request_ok(m, size, alignment, type, flags, &align))) {
+        if (FLI_LIKELY(!(flags & CAPABILITY_FLAGS)) && !FLI_DEBUG_ON(m) &&
+            FLI_LIKELY(serve_plain_type(m, type, size, align, flags, out)))
+            return FL_OK;
+        return allocate_typed_general(m, size, type, align, flags, out);
+    }
+    return allocate_typed_checked(m, size, type, alignment, flags, out);
 }
 
 fl_status fl_memory_allocate(fl_memory *m, size_t size, size_t alignment, fl_allocation *out)
