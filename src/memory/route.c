@@ -167,9 +167,25 @@ static fl_status serve_tracked(fli_region *r, size_t size, size_t align, served 
 {
     fl_allocator *a = r->a;
     size_t rounded = fli_align_up(size, FLI_GRANULE); /* sizes were checked against overflow */
+    size_t granule_align = align > FLI_GRANULE ? align : FLI_GRANULE;
+    /* A linear region without a lock or memory checker: the allocator's inline bump (no
+     * indirect call), which consumes exactly the padding and the rounded size. When it
+     * does not fit, the allocator's own allocate refuses and says why. */
+    if (FLI_LIKELY(a->fast_kind == FLI_FAST_LINEAR)) {
+        fli_linear *l = (fli_linear *)(void *)a;
+        size_t pad = fli_linear_pad(l, granule_align), room = a->capacity - l->top;
+        if (FLI_LIKELY(pad <= room && rounded <= room - pad)) {
+            void *q = fli_linear_bump(l, rounded, pad);
+            fli_track_mark(&r->track, q, rounded);
+            s->ptr = q;
+            s->usable = rounded;
+            s->consumed = pad + rounded;
+            return FL_OK;
+        }
+    }
     size_t used0 = a->counters.used_bytes;
     void *p;
-    fl_status st = a->ops->allocate(a, rounded, align > FLI_GRANULE ? align : FLI_GRANULE, &p);
+    fl_status st = a->ops->allocate(a, rounded, granule_align, &p);
     if (st != FL_OK) {
         if (st == FL_ERR_OUT_OF_MEMORY) a->counters.failed_allocations++;
         return st;
