@@ -125,6 +125,10 @@ static void plan_route(const fl_memory *m, const fli_req *q, route_plan *p)
 HOT unsigned pool_class_for(const fli_region *r, size_t size, size_t align)
 {
     size_t bucket = (size - 1) >> FLI_POOL_LUT_SHIFT;
+    if (FLI_LIKELY(align == FL_ALIGN_DEFAULT && bucket < FLI_POOL_LUT)) {
+        unsigned d = r->default_class[bucket];
+        if (FLI_LIKELY(d != FLI_POOL_MIXED)) return d;
+    }
     unsigned c = r->size_class[bucket < FLI_POOL_LUT ? bucket : FLI_POOL_LUT - 1];
     while (c < r->class_count && (r->cls[c].block < size || r->cls[c].align < align)) c++;
     return c;
