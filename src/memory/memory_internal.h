@@ -389,8 +389,19 @@ static inline bool fli_track_live(const fli_track *t, const void *p)
     size_t i = fli_track_index(t, p);
     return (t->starts[i / FLI_SIZE_BITS] >> (i % FLI_SIZE_BITS)) & 1u;
 }
-void fli_track_mark(fli_track *t, const void *p, size_t size);
-void fli_track_forget(fli_track *t, const void *p);
+/* Sets the start bit of an allocation at p and the end bit of its last granule (inline:
+ * every linear and stack allocation and free runs these). */
+static inline void fli_track_mark(fli_track *t, const void *p, size_t size)
+{
+    size_t i = fli_track_index(t, p), j = fli_track_index(t, (const unsigned char *)p + size - 1);
+    t->starts[i / FLI_SIZE_BITS] |= (size_t)1 << (i % FLI_SIZE_BITS);
+    t->ends[j / FLI_SIZE_BITS] |= (size_t)1 << (j % FLI_SIZE_BITS);
+}
+static inline void fli_track_forget(fli_track *t, const void *p)
+{
+    size_t i = fli_track_index(t, p);
+    t->starts[i / FLI_SIZE_BITS] &= ~((size_t)1 << (i % FLI_SIZE_BITS));
+}
 size_t fli_track_size(const fli_track *t, const void *p);
 /* Clears every bit in [from, to) (addresses); returns how many starts were set. */
 size_t fli_track_release(fli_track *t, uintptr_t from, uintptr_t to);
