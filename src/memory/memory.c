@@ -279,6 +279,15 @@ static fl_status pool_setup(fl_memory *m, fli_region *r, const fl_memory_config 
         while (k < n && r->cls[k].block < smallest) k++;
         r->size_class[i] = (uint8_t)k;
     }
+    /* The answer is monotonic in the size (blocks grow with the class), so a bucket whose
+     * smallest and largest sizes get the same class gets it for every size between. */
+    for (size_t i = 0; i < FLI_POOL_LUT; i++) {
+        size_t lo = (i << FLI_POOL_LUT_SHIFT) + 1, hi = (i + 1) << FLI_POOL_LUT_SHIFT;
+        unsigned a = 0, b = 0;
+        while (a < n && (r->cls[a].block < lo || r->cls[a].align < FL_ALIGN_DEFAULT)) a++;
+        while (b < n && (r->cls[b].block < hi || r->cls[b].align < FL_ALIGN_DEFAULT)) b++;
+        r->default_class[i] = (uint8_t)(a == b ? a : FLI_POOL_MIXED);
+    }
     return FL_OK;
 }
 

@@ -42,6 +42,7 @@
 /* Sizes up to FLI_POOL_LUT_STEP * FLI_POOL_LUT find their class in a table. */
 #define FLI_POOL_LUT 256u
 #define FLI_POOL_LUT_SHIFT 4u
+#define FLI_POOL_MIXED 0xFFu /* default_class: look the class up (more than FL_POOL_CLASS_MAX) */
 #define FLI_NO_CLASS 0xFFu
 
 /* Region buffers inside backing memory start on this boundary. */
@@ -147,6 +148,10 @@ typedef struct fli_region {
     fli_pool_class cls[FL_POOL_CLASS_MAX];
     uint8_t chunk_class[FLI_POOL_CHUNKS];
     uint8_t size_class[FLI_POOL_LUT]; /* smallest class with block >= ((i + 1) << LUT_SHIFT) */
+    /* With the default alignment, the class pool_class_for answers for every size of bucket
+     * i (class_count: none), or FLI_POOL_MIXED when the bucket's sizes get different ones:
+     * the common request finds its class in one load. */
+    uint8_t default_class[FLI_POOL_LUT];
     /* linear and stack */
     fli_track track;
 } fli_region;
@@ -384,8 +389,19 @@ static inline bool fli_track_live(const fli_track *t, const void *p)
     size_t i = fli_track_index(t, p);
     return (t->starts[i / FLI_SIZE_BITS] >> (i % FLI_SIZE_BITS)) & 1u;
 }
-void fli_track_mark(fli_track *t, const void *p, size_t size);
-void fli_track_forget(fli_track *t, const void *p);
+/* Sets the start bit of an allocation at p and the end bit of its last granule (inline:
+ * every linear and stack allocation and free runs these). */
+static inline void fli_track_mark(fli_track *t, const void *p, size_t size)
+{
+    size_t i = fli_track_index(t, p), j = fli_track_index(t, (const unsigned char *)p + size - 1);
+    t->starts[i / FLI_SIZE_BITS] |= (size_t)1 << (i % FLI_SIZE_BITS);
+    t->ends[j / FLI_SIZE_BITS] |= (size_t)1 << (j % FLI_SIZE_BITS);
+}
+static inline void fli_track_forget(fli_track *t, const void *p)
+{
+    size_t i = fli_track_index(t, p);
+    t->starts[i / FLI_SIZE_BITS] &= ~((size_t)1 << (i % FLI_SIZE_BITS));
+}
 size_t fli_track_size(const fli_track *t, const void *p);
 /* Clears every bit in [from, to) (addresses); returns how many starts were set. */
 size_t fli_track_release(fli_track *t, uintptr_t from, uintptr_t to);

@@ -125,6 +125,10 @@ static void plan_route(const fl_memory *m, const fli_req *q, route_plan *p)
 HOT unsigned pool_class_for(const fli_region *r, size_t size, size_t align)
 {
     size_t bucket = (size - 1) >> FLI_POOL_LUT_SHIFT;
+    if (FLI_LIKELY(align == FL_ALIGN_DEFAULT && bucket < FLI_POOL_LUT)) {
+        unsigned d = r->default_class[bucket];
+        if (FLI_LIKELY(d != FLI_POOL_MIXED)) return d;
+    }
     unsigned c = r->size_class[bucket < FLI_POOL_LUT ? bucket : FLI_POOL_LUT - 1];
     while (c < r->class_count && (r->cls[c].block < size || r->cls[c].align < align)) c++;
     return c;
@@ -136,6 +140,14 @@ HOT fl_status serve_pool(fli_region *r, size_t size, size_t align, served *s)
     if (FLI_UNLIKELY(c >= r->class_count)) return FL_ERR_OUT_OF_MEMORY;
     void *p;
     fli_pool_class *k = &r->cls[c];
+    /* The pool's own inline take (no indirect call) when it has a free block and no memory
+     * checker watches (fast_kind); the class was chosen to hold size and align. */
+    fli_pool *fp = (fli_pool *)(void *)k->a;
+    if (FLI_LIKELY(k->a->fast_kind == FLI_FAST_POOL && fp->free_head != NULL)) {
+        s->ptr = fli_pool_take_head(fp, size);
+        s->usable = s->consumed = k->block;
+        return FL_OK;
+    }
     if (FLI_LIKELY(k->a->ops->allocate(k->a, size, align, &p) == FL_OK)) {
         s->ptr = p;
         s->usable = s->consumed = k->block;
@@ -159,9 +171,25 @@ static fl_status serve_tracked(fli_region *r, size_t size, size_t align, served 
 {
     fl_allocator *a = r->a;
     size_t rounded = fli_align_up(size, FLI_GRANULE); /* sizes were checked against overflow */
+    size_t granule_align = align > FLI_GRANULE ? align : FLI_GRANULE;
+    /* A linear region without a lock or memory checker: the allocator's inline bump (no
+     * indirect call), which consumes exactly the padding and the rounded size. When it
+     * does not fit, the allocator's own allocate refuses and says why. */
+    if (FLI_LIKELY(a->fast_kind == FLI_FAST_LINEAR)) {
+        fli_linear *l = (fli_linear *)(void *)a;
+        size_t pad = fli_linear_pad(l, granule_align), room = a->capacity - l->top;
+        if (FLI_LIKELY(pad <= room && rounded <= room - pad)) {
+            void *q = fli_linear_bump(l, rounded, pad);
+            fli_track_mark(&r->track, q, rounded);
+            s->ptr = q;
+            s->usable = rounded;
+            s->consumed = pad + rounded;
+            return FL_OK;
+        }
+    }
     size_t used0 = a->counters.used_bytes;
     void *p;
-    fl_status st = a->ops->allocate(a, rounded, align > FLI_GRANULE ? align : FLI_GRANULE, &p);
+    fl_status st = a->ops->allocate(a, rounded, granule_align, &p);
     if (st != FL_OK) {
         if (st == FL_ERR_OUT_OF_MEMORY) a->counters.failed_allocations++;
         return st;
@@ -502,8 +530,11 @@ fl_status fl_memory_allocate_request_at(fl_memory *m, const fl_alloc_request *re
     return allocate_core(m, &q, out);
 }
 
-fl_status fl_memory_allocate_typed(fl_memory *m, size_t size, fl_memory_type type, size_t alignment,
-                                   fl_memory_flags flags, fl_allocation *out)
+/* fl_memory_allocate_typed after its fast path declined: every check with its message, the
+ * plain serve when the checks allow it, then the general path. Out of line, so that the
+ * fast path keeps a small frame and few saved registers. */
+static FLI_NOINLINE fl_status allocate_typed_checked(fl_memory *m, size_t size, fl_memory_type type,
+                                                     size_t alignment, fl_memory_flags flags, fl_allocation *out)
 {
     if (FLI_UNLIKELY(m == NULL || out == NULL))
         return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_memory_allocate_typed: %s is NULL",
@@ -517,6 +548,28 @@ fl_status fl_memory_allocate_typed(fl_memory *m, size_t size, fl_memory_type typ
         return FL_OK;
     fli_req q = {size, align, type, flags, FL_ALLOCATOR_AUTO, false, false, NULL, NULL, NULL, 0, NULL, 0};
     return allocate_core(m, &q, out);
+}
+
+/* A plain request the fast path could not serve at once (full, pressure to raise, debug
+ * options, capabilities): the general path, which also counts the failure. */
+static FLI_NOINLINE fl_status allocate_typed_general(fl_memory *m, size_t size, fl_memory_type type, size_t align,
+                                                     fl_memory_flags flags, fl_allocation *out)
+{
+    fli_req q = {size, align, type, flags, FL_ALLOCATOR_AUTO, false, false, NULL, NULL, NULL, 0, NULL, 0};
+    return allocate_core(m, &q, out);
+}
+
+fl_status fl_memory_allocate_typed(fl_memory *m, size_t size, fl_memory_type type, size_t alignment,
+                                   fl_memory_flags flags, fl_allocation *out)
+{
+    size_t align;
+    if (FLI_LIKELY(m != NULL && out != NULL && plain_request_ok(m, size, alignment, type, flags, &align))) {
+        if (FLI_LIKELY(!(flags & CAPABILITY_FLAGS)) && !FLI_DEBUG_ON(m) &&
+            FLI_LIKELY(serve_plain_type(m, type, size, align, flags, out)))
+            return FL_OK;
+        return allocate_typed_general(m, size, type, align, flags, out);
+    }
+    return allocate_typed_checked(m, size, type, alignment, flags, out);
 }
 
 fl_status fl_memory_allocate(fl_memory *m, size_t size, size_t alignment, fl_allocation *out)
@@ -600,8 +653,12 @@ HOT fl_status free_block(fl_memory *m, fli_region *r, unsigned cls, void *ptr, f
     fl_status st;
     if (r->strategy == FL_ALLOCATOR_POOL) {
         fl_allocator *a = r->cls[cls].a;
-        st = a->ops->deallocate(a, ptr);
-        if (FLI_UNLIKELY(st != FL_OK)) return st;
+        /* Inline give-back as in serve_pool; a refusal changes nothing, and the allocator's
+         * own free then says why. */
+        if (FLI_UNLIKELY(a->fast_kind != FLI_FAST_POOL || !fli_pool_give_back((fli_pool *)(void *)a, ptr))) {
+            st = a->ops->deallocate(a, ptr);
+            if (FLI_UNLIKELY(st != FL_OK)) return st;
+        }
         released = r->cls[cls].block;
     } else if (r->strategy == FL_ALLOCATOR_LINEAR || r->strategy == FL_ALLOCATOR_STACK) {
         if (FLI_UNLIKELY(!fli_track_live(&r->track, ptr)))

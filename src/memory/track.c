@@ -56,16 +56,7 @@ void fli_track_init(fli_track *t, size_t *storage, size_t region_size, const fl_
     t->overhead = a->ops->allocation_overhead;
 }
 
-static inline void set_bit(size_t *map, size_t i) { map[i / BITS] |= (size_t)1 << (i % BITS); }
-static inline void clear_bit(size_t *map, size_t i) { map[i / BITS] &= ~((size_t)1 << (i % BITS)); }
-
-void fli_track_mark(fli_track *t, const void *p, size_t size)
-{
-    set_bit(t->starts, fli_track_index(t, p));
-    set_bit(t->ends, fli_track_index(t, (const unsigned char *)p + size - 1));
-}
-
-void fli_track_forget(fli_track *t, const void *p) { clear_bit(t->starts, fli_track_index(t, p)); }
+/* fli_track_mark and fli_track_forget are inline in memory_internal.h. */
 
 size_t fli_track_size(const fli_track *t, const void *p)
 {
