@@ -830,6 +830,15 @@ fl_status fl_memory_reallocate(fl_memory *m, void *ptr, size_t new_size, fl_allo
         return FL_OK;
     }
 
+    /* A Stack block cannot move: a stack frees only its top, and the new block would land
+     * above the old one on the same stack. Refused here, before any trial allocation, so
+     * nothing changes (statistics included). */
+    if (old.allocator == FL_ALLOCATOR_STACK)
+        return fli_fail(FL_ERR_INVALID_STATE,
+                        "reallocate: the %zu-byte Stack block %p cannot grow to %zu bytes in place, and a stack "
+                        "frees only its top, so it cannot move (free it and allocate anew)",
+                        old.size, ptr, new_size);
+
     /* Move: a new block of the same type (and its fallbacks), then copy, then free. The
      * record is moved by hand below, so the new request carries no tag of its own. */
     fl_memory_flags keep = has_record ? (saved.flags & (CAPABILITY_FLAGS | FL_FLAG_CRITICAL)) : 0;
