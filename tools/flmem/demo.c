@@ -48,7 +48,7 @@ typedef struct demo {
     list cache_sys, cache_vid;
     size_t frame_peak[FL_MEMORY_TYPE_COUNT]; /* Temporary and Stack: the most used within the frame */
     size_t max_allocation;                   /* the profile's, 0: none */
-    int thread_safe;                         /* the profile's */
+    int thread_safe;                         /* as created (flmem_create_profile) */
     size_t moved_ok, moved_bad;              /* caches moved by the running defragmentation */
 } demo;
 
@@ -558,20 +558,20 @@ static double ms_between(const struct timespec *a, const struct timespec *b)
  * Before the last level loads, Video is full of staging buffers and a texture request with
  * a timeout cannot be served at once.
  *
- * Thread-safe profiles (Desktop, Host): a loader thread frees the largest staging buffer
- * 50 ms later; the request, asleep on the interface's condition variable meanwhile (no
- * polling), is served then, long before its 2 s timeout. Whichever thread gets there
- * first, the statistics end the same (a request served after waiting is no failure, and
- * Video is already at Critical, so its pressure callbacks ran while the buffers filled
- * it), which keeps the session deterministic.
+ * The demo plays a game that streams on a loader thread, so it runs every profile with
+ * thread_safe on where the platform has threads (flmem_create_profile: on a Dreamcast a
+ * KallistiOS thread, on a PSP a pspsdk one; the profiles ship with it off, and a game that
+ * never frees from a second thread keeps it off and saves the lock). A loader thread frees
+ * the largest staging buffer 50 ms later; the request, asleep on the interface's condition
+ * variable meanwhile (no polling), is served then, long before its 2 s timeout. Whichever
+ * thread gets there first, the statistics end the same (a request served after waiting is
+ * no failure, and Video is already at Critical, so its pressure callbacks ran while the
+ * buffers filled it), which keeps the session deterministic.
  *
- * The Dreamcast, PSP and Web profiles are not thread_safe: their interface has no lock,
- * so no second thread may free into it, and by contract a timeout there fails at once
- * (waiting could only wait for itself). The demo keeps each profile as it ships rather
- * than switching thread_safe on because this host has threads: what it shows is what the
- * profile does on its machine (a Dreamcast game that loads on a KallistiOS thread would
- * turn thread_safe on itself, and pay the lock on every call). So there the demo shows
- * the other half of the contract: the same request fails at once with OutOfMemory.
+ * Where the platform has no threads (a freestanding build), the interface is not
+ * thread_safe: no second thread may free into it, and by contract a timeout there fails at
+ * once (waiting could only wait for itself). The demo then shows that half of the
+ * contract: the same request fails at once with OutOfMemory.
  */
 static int timeout_demo(demo *d)
 {
@@ -718,7 +718,7 @@ int flmem_demo(const flmem_demo_options *o)
     }
     fl_memory_config config;
     void *backing;
-    fl_status st = flmem_create_profile(o->platform, &config, &d->m, &backing);
+    fl_status st = flmem_create_profile(o->platform, true, &config, &d->m, &backing);
     if (st != FL_OK) {
         fprintf(stderr, "flmem demo: cannot create the %s profile: %s\n", fl_platform_str(o->platform),
                 fl_last_error()->message);

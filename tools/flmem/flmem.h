@@ -131,6 +131,9 @@ int flmem_parse_bytes(const char *text, size_t *out);
 const char *flmem_bytes_str(size_t bytes, char *buf, size_t cap);
 /* The interface for a platform's profile (Dreamcast and PSP inside one backing block,
  * as on the machine). *backing gets the block to free after fl_memory_destroy. */
-fl_status flmem_create_profile(fl_platform platform, fl_memory_config *config, fl_memory **out, void **backing);
+/* with_loader: turn thread_safe on when the platform has locks and condition variables (the
+ * demo's loader thread frees memory a waiting request gets). */
+fl_status flmem_create_profile(fl_platform platform, bool with_loader, fl_memory_config *config, fl_memory **out,
+                               void **backing);
 
 #endif

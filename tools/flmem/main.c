@@ -90,11 +90,17 @@ const char *flmem_bytes_str(size_t bytes, char *buf, size_t cap)
     return buf;
 }
 
-fl_status flmem_create_profile(fl_platform platform, fl_memory_config *config, fl_memory **out, void **backing)
+fl_status flmem_create_profile(fl_platform platform, bool with_loader, fl_memory_config *config, fl_memory **out,
+                               void **backing)
 {
     *backing = NULL;
     fl_status st = fl_memory_config_default(platform, config);
     if (st != FL_OK) return st;
+    /* A game that streams on a loader thread (a KallistiOS or pspsdk thread on a console)
+     * turns thread_safe on: one uncontended lock per call buys frees from any thread and
+     * requests that wait for them. */
+    const fl_platform_hooks *os = fl_platform_default();
+    if (with_loader && os->lock_init != NULL && os->cond_init != NULL && os->now_ns != NULL) config->thread_safe = true;
     if (platform == FL_PLATFORM_DREAMCAST || platform == FL_PLATFORM_PSP) {
         /* The consoles have no operating system to map pages from: the whole interface lives
          * in one block, as examples/memory_dreamcast.c shows (here from malloc, standing in

@@ -27,7 +27,7 @@ int flmem_stats_json(fl_platform platform)
     fl_memory_config config;
     fl_memory *m;
     void *backing;
-    fl_status st = flmem_create_profile(platform, &config, &m, &backing);
+    fl_status st = flmem_create_profile(platform, false, &config, &m, &backing);
     if (st != FL_OK) {
         fprintf(stderr, "flmem stats: cannot create the %s profile: %s\n", fl_platform_str(platform),
                 fl_last_error()->message);

@@ -17,12 +17,9 @@ assert len(defrags) == 3, defrags
 assert all("moved caches verified" in line and "progress reached 1.00" in line for line in defrags), defrags
 assert any(" 0 allocations" not in line for line in defrags), "no defragmentation moved anything"
 assert "not shown yet" not in out
-# The request with a timeout: served after another thread freed memory where the profile is
-# thread_safe (Desktop, Host), refused at once where it is not.
-if platform in ("desktop", "host"):
-    assert "served once the loader thread freed its staging buffer" in out, "no waited allocation"
-else:
-    assert "OutOfMemory at once" in out and "not thread_safe" in out, "no refused timeout request"
+# The request with a timeout: the demo runs every profile thread_safe where the host has
+# threads (it streams on a loader thread), so it is served after that thread freed memory.
+assert "served once the loader thread freed its staging buffer" in out, "no waited allocation"
 # Not a TTY here: plain progress lines, no escape sequences.
 assert "\x1b[" not in out
 # Same seed, same session: the final tables are identical on a second run.
