@@ -58,6 +58,8 @@
 #include <emscripten/threading.h>
 #include <pthread.h>
 #include <time.h>
+
+#include "pthread_sync.h"
 #endif
 
 /* ---- pages ------------------------------------------------------------------------------ */
@@ -99,79 +101,9 @@ static void web_heap_free(void *user, void *block)
     free(block);
 }
 
-/* ---- locks and condition variables (only with -pthread) --------------------------------- */
+/* ---- locks and condition variables (only with -pthread): pthread_sync.h ----------------- */
 
 #if defined(__EMSCRIPTEN_PTHREADS__)
-
-_Static_assert(sizeof(pthread_mutex_t) <= FL_SYNC_STORAGE_BYTES, "FL_SYNC_STORAGE_BYTES too small for pthread_mutex_t");
-_Static_assert(sizeof(pthread_cond_t) <= FL_SYNC_STORAGE_BYTES, "FL_SYNC_STORAGE_BYTES too small for pthread_cond_t");
-_Static_assert(_Alignof(pthread_mutex_t) <= _Alignof(fli_sync_storage), "lock storage under-aligned");
-_Static_assert(_Alignof(pthread_cond_t) <= _Alignof(fli_sync_storage), "condition storage under-aligned");
-
-static pthread_mutex_t *as_mutex(void *storage) { return (pthread_mutex_t *)storage; }
-static pthread_cond_t *as_cond(void *storage) { return (pthread_cond_t *)storage; }
-
-static bool web_lock_init(void *user, void *lock)
-{
-    (void)user;
-    return pthread_mutex_init(as_mutex(lock), NULL) == 0;
-}
-
-static void web_lock_acquire(void *user, void *lock)
-{
-    (void)user;
-    pthread_mutex_lock(as_mutex(lock));
-}
-
-static void web_lock_release(void *user, void *lock)
-{
-    (void)user;
-    pthread_mutex_unlock(as_mutex(lock));
-}
-
-static void web_lock_destroy(void *user, void *lock)
-{
-    (void)user;
-    pthread_mutex_destroy(as_mutex(lock));
-}
-
-static bool web_cond_init(void *user, void *cond)
-{
-    (void)user;
-    pthread_condattr_t attr;
-    if (pthread_condattr_init(&attr) != 0) return false;
-    bool ok = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 && pthread_cond_init(as_cond(cond), &attr) == 0;
-    pthread_condattr_destroy(&attr);
-    return ok;
-}
-
-static bool web_cond_wait(void *user, void *cond, void *lock, uint32_t timeout_ms)
-{
-    (void)user;
-    struct timespec deadline;
-    if (clock_gettime(CLOCK_MONOTONIC, &deadline) != 0) return false;
-    deadline.tv_sec += (time_t)(timeout_ms / 1000u);
-    deadline.tv_nsec += (long)(timeout_ms % 1000u) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    /* Only ETIMEDOUT says the time is up; 0 is a wake-up the caller re-checks. */
-    return pthread_cond_timedwait(as_cond(cond), as_mutex(lock), &deadline) == 0;
-}
-
-static void web_cond_broadcast(void *user, void *cond)
-{
-    (void)user;
-    pthread_cond_broadcast(as_cond(cond));
-}
-
-static void web_cond_destroy(void *user, void *cond)
-{
-    (void)user;
-    pthread_cond_destroy(as_cond(cond));
-}
-
 #define WEB_LOCK(hook) hook
 #else
 /* Single-threaded build: no threads to exclude, so no locks to offer. */
@@ -250,14 +182,14 @@ static const fl_platform_hooks web_hooks = {
     .release_pages = NULL, /* the linear memory never shrinks */
     .heap_alloc = web_heap_alloc,
     .heap_free = web_heap_free,
-    .lock_init = WEB_LOCK(web_lock_init),
-    .lock_acquire = WEB_LOCK(web_lock_acquire),
-    .lock_release = WEB_LOCK(web_lock_release),
-    .lock_destroy = WEB_LOCK(web_lock_destroy),
-    .cond_init = WEB_LOCK(web_cond_init),
-    .cond_wait = WEB_LOCK(web_cond_wait),
-    .cond_broadcast = WEB_LOCK(web_cond_broadcast),
-    .cond_destroy = WEB_LOCK(web_cond_destroy),
+    .lock_init = WEB_LOCK(fli_pthread_lock_init),
+    .lock_acquire = WEB_LOCK(fli_pthread_lock_acquire),
+    .lock_release = WEB_LOCK(fli_pthread_lock_release),
+    .lock_destroy = WEB_LOCK(fli_pthread_lock_destroy),
+    .cond_init = WEB_LOCK(fli_pthread_cond_init),
+    .cond_wait = WEB_LOCK(fli_pthread_cond_wait),
+    .cond_broadcast = WEB_LOCK(fli_pthread_cond_broadcast),
+    .cond_destroy = WEB_LOCK(fli_pthread_cond_destroy),
     .shared_map = NULL, /* no processes to share with */
     .shared_unmap = NULL,
     .system_memory = web_system_memory,

@@ -23,6 +23,7 @@
  */
 #define _GNU_SOURCE 1
 #include "platform.h"
+#include "pthread_sync.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,18 +35,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-_Static_assert(sizeof(pthread_mutex_t) <= FL_SYNC_STORAGE_BYTES, "FL_SYNC_STORAGE_BYTES too small for pthread_mutex_t");
-_Static_assert(sizeof(pthread_cond_t) <= FL_SYNC_STORAGE_BYTES, "FL_SYNC_STORAGE_BYTES too small for pthread_cond_t");
-_Static_assert(_Alignof(pthread_mutex_t) <= _Alignof(fli_sync_storage), "lock storage under-aligned");
-_Static_assert(_Alignof(pthread_cond_t) <= _Alignof(fli_sync_storage), "condition storage under-aligned");
-
-/* The clock condition-variable deadlines are measured on. macOS cannot choose one. */
-#if defined(__APPLE__)
-#define POSIX_WAIT_CLOCK CLOCK_REALTIME
-#else
-#define POSIX_WAIT_CLOCK CLOCK_MONOTONIC
-#endif
 
 /* ---- pages ------------------------------------------------------------------------------ */
 
@@ -95,75 +84,7 @@ static void posix_heap_free(void *user, void *block)
     free(block);
 }
 
-/* ---- locks and condition variables ------------------------------------------------------ */
-
-static pthread_mutex_t *as_mutex(void *storage) { return (pthread_mutex_t *)storage; }
-static pthread_cond_t *as_cond(void *storage) { return (pthread_cond_t *)storage; }
-
-static bool posix_lock_init(void *user, void *lock)
-{
-    (void)user;
-    return pthread_mutex_init(as_mutex(lock), NULL) == 0;
-}
-
-static void posix_lock_acquire(void *user, void *lock)
-{
-    (void)user;
-    pthread_mutex_lock(as_mutex(lock));
-}
-
-static void posix_lock_release(void *user, void *lock)
-{
-    (void)user;
-    pthread_mutex_unlock(as_mutex(lock));
-}
-
-static void posix_lock_destroy(void *user, void *lock)
-{
-    (void)user;
-    pthread_mutex_destroy(as_mutex(lock));
-}
-
-static bool posix_cond_init(void *user, void *cond)
-{
-    (void)user;
-    pthread_condattr_t attr;
-    if (pthread_condattr_init(&attr) != 0) return false;
-    bool ok = true;
-#if !defined(__APPLE__)
-    ok = pthread_condattr_setclock(&attr, POSIX_WAIT_CLOCK) == 0;
-#endif
-    ok = ok && pthread_cond_init(as_cond(cond), &attr) == 0;
-    pthread_condattr_destroy(&attr);
-    return ok;
-}
-
-static bool posix_cond_wait(void *user, void *cond, void *lock, uint32_t timeout_ms)
-{
-    (void)user;
-    struct timespec deadline;
-    if (clock_gettime(POSIX_WAIT_CLOCK, &deadline) != 0) return false;
-    deadline.tv_sec += (time_t)(timeout_ms / 1000u);
-    deadline.tv_nsec += (long)(timeout_ms % 1000u) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    /* Only ETIMEDOUT says the time is up; 0 is a wake-up the caller re-checks. */
-    return pthread_cond_timedwait(as_cond(cond), as_mutex(lock), &deadline) == 0;
-}
-
-static void posix_cond_broadcast(void *user, void *cond)
-{
-    (void)user;
-    pthread_cond_broadcast(as_cond(cond));
-}
-
-static void posix_cond_destroy(void *user, void *cond)
-{
-    (void)user;
-    pthread_cond_destroy(as_cond(cond));
-}
+/* ---- locks and condition variables: pthread_sync.h --------------------------------------- */
 
 /* ---- time ------------------------------------------------------------------------------- */
 
@@ -474,14 +395,14 @@ static const fl_platform_hooks posix_hooks = {
     .release_pages = posix_release_pages,
     .heap_alloc = posix_heap_alloc,
     .heap_free = posix_heap_free,
-    .lock_init = posix_lock_init,
-    .lock_acquire = posix_lock_acquire,
-    .lock_release = posix_lock_release,
-    .lock_destroy = posix_lock_destroy,
-    .cond_init = posix_cond_init,
-    .cond_wait = posix_cond_wait,
-    .cond_broadcast = posix_cond_broadcast,
-    .cond_destroy = posix_cond_destroy,
+    .lock_init = fli_pthread_lock_init,
+    .lock_acquire = fli_pthread_lock_acquire,
+    .lock_release = fli_pthread_lock_release,
+    .lock_destroy = fli_pthread_lock_destroy,
+    .cond_init = fli_pthread_cond_init,
+    .cond_wait = fli_pthread_cond_wait,
+    .cond_broadcast = fli_pthread_cond_broadcast,
+    .cond_destroy = fli_pthread_cond_destroy,
     .shared_map = posix_shared_map,
     .shared_unmap = posix_shared_unmap,
     .system_memory = posix_system_memory,
