@@ -3,6 +3,8 @@
  * test is test_freelist_model.c. */
 #include "harness.h"
 
+#include "core/poison.h"
+
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -731,6 +733,8 @@ static void test_validate_detects_corruption(void)
     size_t *q_next = (size_t *)q; /* the free block's next link */
     size_t *targets[] = {p_header, q_footer, q_next, (size_t *)(void *)((unsigned char *)q - W),
                          (size_t *)(void *)((unsigned char *)r - W)};
+    /* Headers, footers and links are poisoned for memory checkers: this test writes them. */
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) FLI_OPEN(targets[i], sizeof(size_t));
     size_t values[] = {*p_header + G, *q_footer + G, (size_t)(uintptr_t)p, 0, *targets[4] & ~(size_t)2};
     for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
         size_t saved = *targets[i];

@@ -133,6 +133,20 @@
  * refuse with FL_ERR_INVALID_STATE; list_insert never writes through a head's broken link;
  * validate reports the break. Cost: README, "Hardening" (callgrind on W3).
  *
+ * Memory checkers (core/poison.h; ASan builds, and runs under Valgrind memcheck): every
+ * byte of the area is poisoned except the requested bytes of live allocations: free blocks
+ * whole (links and footer included), and each allocated block's header and tail slack. So
+ * a read past a request, a write into a header, or any use after free is reported, the
+ * free list's own links included. The allocator reads and writes headers, footers and
+ * links only through accessors (header_of, set_header, footer_before, block_set_footer,
+ * next_of, prev_of, set_next, set_prev) that ASan does not check (FLI_NO_ASAN); under
+ * memcheck each operation silences the tool while it runs (fli_quiet_begin). allocate
+ * opens the request, deallocate poisons the freed block whole (a merge only joins poisoned
+ * neighbours, so nothing else changes), relocate opens the moved block in full (the
+ * request is not kept) and poisons its old place, reset poisons the area. Natively this
+ * costs one test per allocate and per deallocate in builds with memcheck support
+ * (FLMEM_VALGRIND, ~3 instructions per pair on W3) and nothing otherwise.
+ *
  * Statistics: consumed = block size (header and tail slack included, alignment gaps are
  * returned as free blocks), requested = size asked, allocation_overhead = W. A relocation
  * changes used_bytes by the new block size minus the old (0, or up to MIN_BLOCK - G more).
@@ -175,7 +189,7 @@ _Static_assert(MIN_BLOCK < SMALL, "the smallest block must be in the linear rang
 
 typedef struct fl_block fl_block;
 struct fl_block {
-    size_t header;       /* size | FLAG_FREE | FLAG_PREV_FREE */
+    size_t header_word;  /* size | FLAG_FREE | FLAG_PREV_FREE | FLAG_ALIGNED: header_of() */
     uintptr_t next_link; /* these two exist only while the block is free: the list's next and */
     uintptr_t prev_link; /* previous block, XOR the heap's secret when hardened (link_key) */
 };
@@ -211,13 +225,25 @@ typedef struct freelist {
 /* ---- small helpers ------------------------------------------------------------------ */
 
 static inline fl_block *block_at(uintptr_t address) { return (fl_block *)address; }
-static inline size_t block_size(const fl_block *b) { return b->header & SIZE_MASK; }
 static inline fl_block *block_after(const fl_block *b, size_t size) { return block_at((uintptr_t)b + size); }
 static inline void *block_payload(const fl_block *b) { return (void *)((uintptr_t)b + WORD); }
 static inline fl_block *block_of_payload(const void *p) { return block_at((uintptr_t)p - WORD); }
+
+/* The words of the blocks themselves (headers, footers, links) are read and written only
+ * through these accessors. With a memory checker watching, the whole area except the
+ * requested bytes of live allocations is poisoned ("Memory checkers" at the top): ASan
+ * does not check these functions (FLI_NO_ASAN), and memcheck is silenced around each
+ * operation (fli_quiet_begin). Natively they are plain loads and stores. */
+static inline FLI_NO_ASAN size_t header_of(const fl_block *b) { return b->header_word; }
+static inline FLI_NO_ASAN void set_header(fl_block *b, size_t header) { b->header_word = header; }
+static inline size_t block_size(const fl_block *b) { return header_of(b) & SIZE_MASK; }
 /* The word just before a block: the previous block's footer when that block is free. */
-static inline size_t *word_before(const fl_block *b) { return (size_t *)((uintptr_t)b - WORD); }
-static inline void block_set_footer(fl_block *b, size_t size) { *word_before(block_after(b, size)) = size; }
+static inline FLI_NO_ASAN size_t footer_before(const fl_block *b) { return *(const size_t *)((uintptr_t)b - WORD); }
+static inline FLI_NO_ASAN void block_set_footer(fl_block *b, size_t size)
+{
+    *(size_t *)((uintptr_t)b + size - WORD) = size;
+}
+static inline void clear_prev_free(fl_block *b) { set_header(b, header_of(b) & ~FLAG_PREV_FREE); }
 
 /* Index of the lowest set bit of a non-zero size_t. */
 static inline unsigned lowest_bit(size_t x) { return fli_log2_floor(x & (0 - x)); }
@@ -266,13 +292,19 @@ static inline size_t block_size_for(size_t size)
 #define LINK_KEY(f) ((void)(f), (uintptr_t)0) /* folded away: links are plain pointers */
 #endif
 
-static inline fl_block *next_of(const freelist *f, const fl_block *b) { return (fl_block *)(b->next_link ^ LINK_KEY(f)); }
-static inline fl_block *prev_of(const freelist *f, const fl_block *b) { return (fl_block *)(b->prev_link ^ LINK_KEY(f)); }
-static inline void set_next(const freelist *f, fl_block *b, const fl_block *next)
+static inline FLI_NO_ASAN fl_block *next_of(const freelist *f, const fl_block *b)
+{
+    return (fl_block *)(b->next_link ^ LINK_KEY(f));
+}
+static inline FLI_NO_ASAN fl_block *prev_of(const freelist *f, const fl_block *b)
+{
+    return (fl_block *)(b->prev_link ^ LINK_KEY(f));
+}
+static inline FLI_NO_ASAN void set_next(const freelist *f, fl_block *b, const fl_block *next)
 {
     b->next_link = (uintptr_t)next ^ LINK_KEY(f);
 }
-static inline void set_prev(const freelist *f, fl_block *b, const fl_block *prev)
+static inline FLI_NO_ASAN void set_prev(const freelist *f, fl_block *b, const fl_block *prev)
 {
     b->prev_link = (uintptr_t)prev ^ LINK_KEY(f);
 }
@@ -282,7 +314,7 @@ static inline bool link_target_ok(const freelist *f, const fl_block *p)
 {
     if (p == NULL) return true;
     uintptr_t offset = (uintptr_t)p - f->first;
-    return offset < f->base.capacity && (offset & (GRANULE - 1)) == 0 && (p->header & FLAG_FREE) != 0;
+    return offset < f->base.capacity && (offset & (GRANULE - 1)) == 0 && (header_of(p) & FLAG_FREE) != 0;
 }
 
 /* Safe unlinking: b (about to leave list `index`) is free, its neighbours are free blocks of
@@ -291,7 +323,7 @@ static inline bool link_target_ok(const freelist *f, const fl_block *p)
  * unlink could write through it. */
 static inline bool links_intact(const freelist *f, const fl_block *b, size_t index)
 {
-    if (!(b->header & FLAG_FREE)) return false;
+    if (!(header_of(b) & FLAG_FREE)) return false;
     const fl_block *next = next_of(f, b), *prev = prev_of(f, b);
     if (!link_target_ok(f, next) || !link_target_ok(f, prev)) return false;
     if (next != NULL && prev_of(f, next) != b) return false;
@@ -467,14 +499,14 @@ static inline size_t block_take(freelist *f, fl_block *b, size_t size, size_t ne
     if (rest >= MIN_BLOCK) {
         /* The block after the tail keeps PREV_FREE: it followed a free block already. */
         fl_block *tail = block_after(b, need);
-        tail->header = rest | FLAG_FREE;
+        set_header(tail, rest | FLAG_FREE);
         block_set_footer(tail, rest);
         list_insert(f, tail, rest, class_index(rest));
         size = need;
     } else {
-        block_after(b, size)->header &= ~FLAG_PREV_FREE;
+        clear_prev_free(block_after(b, size));
     }
-    b->header = size | prev_flag;
+    set_header(b, size | prev_flag);
     live_set(f, b);
     return size;
 }
@@ -494,17 +526,17 @@ static inline fl_block *block_take_head(freelist *f, fl_block *b, size_t size, s
             list_pop_head(f, b, index);
             list_insert(f, b, rest, class_index(rest));
         }
-        b->header = rest | FLAG_FREE; /* b was free, so its predecessor is not */
+        set_header(b, rest | FLAG_FREE); /* b was free, so its predecessor is not */
         block_set_footer(b, rest);
-        taken->header = need | FLAG_PREV_FREE;
-        block_after(taken, need)->header &= ~FLAG_PREV_FREE;
+        set_header(taken, need | FLAG_PREV_FREE);
+        clear_prev_free(block_after(taken, need));
         live_set(f, taken);
         *consumed = need;
         return taken;
     }
     list_pop_head(f, b, index);
-    block_after(b, size)->header &= ~FLAG_PREV_FREE;
-    b->header = size;
+    clear_prev_free(block_after(b, size));
+    set_header(b, size);
     live_set(f, b);
     *consumed = size;
     return b;
@@ -514,11 +546,11 @@ static inline fl_block *block_take_head(freelist *f, fl_block *b, size_t size, s
  * A merged block whose class did not change keeps (or takes over) its list position. */
 static inline void block_release(freelist *f, fl_block *b, size_t size)
 {
-    size_t header = b->header;
+    size_t header = header_of(b);
     fl_block *next = block_after(b, size);
-    size_t next_header = next->header;
+    size_t next_header = header_of(next);
     if (header & FLAG_PREV_FREE) {
-        size_t prev_size = *word_before(b);
+        size_t prev_size = footer_before(b);
         fl_block *prev = block_at((uintptr_t)b - prev_size);
         size += prev_size;
         if (next_header & FLAG_FREE) {
@@ -526,13 +558,13 @@ static inline void block_release(freelist *f, fl_block *b, size_t size)
             list_remove(f, next, class_index(next_size));
             size += next_size;
         } else {
-            next->header = next_header | FLAG_PREV_FREE;
+            set_header(next, next_header | FLAG_PREV_FREE);
         }
         if (!same_class(prev_size, size)) {
             list_remove(f, prev, class_index(prev_size));
             list_insert(f, prev, size, class_index(size));
         }
-        prev->header = size | FLAG_FREE; /* the block before a free block is never free */
+        set_header(prev, size | FLAG_FREE); /* the block before a free block is never free */
         block_set_footer(prev, size);
         return;
     }
@@ -545,12 +577,12 @@ static inline void block_release(freelist *f, fl_block *b, size_t size)
             list_remove(f, next, class_index(next_size));
             list_insert(f, b, size, class_index(size));
         }
-        b->header = size | FLAG_FREE;
+        set_header(b, size | FLAG_FREE);
         block_set_footer(b, size);
         return;
     }
-    next->header = next_header | FLAG_PREV_FREE;
-    b->header = size | FLAG_FREE;
+    set_header(next, next_header | FLAG_PREV_FREE);
+    set_header(b, size | FLAG_FREE);
     block_set_footer(b, size);
     list_insert(f, b, size, class_index(size));
 }
@@ -598,7 +630,7 @@ static fl_status allocate_aligned(freelist *f, size_t size, size_t alignment, vo
     size_t prev_flag = 0;
     if (gap != 0) {
         /* b's predecessor is allocated (b was free), so the gap block has no PREV_FREE. */
-        b->header = gap | FLAG_FREE;
+        set_header(b, gap | FLAG_FREE);
         block_set_footer(b, gap);
         list_insert(f, b, gap, class_index(gap));
         b = block_after(b, gap);
@@ -606,15 +638,14 @@ static fl_status allocate_aligned(freelist *f, size_t size, size_t alignment, vo
         prev_flag = FLAG_PREV_FREE;
     }
     size_t consumed = block_take(f, b, block, need, prev_flag);
-    b->header |= FLAG_ALIGNED; /* a move must keep this payload's alignment */
+    set_header(b, header_of(b) | FLAG_ALIGNED); /* a move must keep this payload's alignment */
     fli_count_allocation(&f->base.counters, size, consumed);
     *out = block_payload(b);
     return FL_OK;
 }
 
-static fl_status freelist_allocate(fl_allocator *a, size_t size, size_t alignment, void **out)
+static inline FLI_ALWAYS_INLINE fl_status allocate_block(freelist *f, size_t size, size_t alignment, void **out)
 {
-    freelist *f = (freelist *)a;
     if (FLI_UNLIKELY(size > f->max_request)) return refuse_large(f, size, alignment);
     if (FLI_UNLIKELY(alignment > GRANULE)) return allocate_aligned(f, size, alignment, out);
 
@@ -630,14 +661,32 @@ static fl_status freelist_allocate(fl_allocator *a, size_t size, size_t alignmen
     return FL_OK;
 }
 
+/* A memory checker watches: the new allocation is opened for exactly the requested bytes.
+ * Its header and tail slack stay poisoned, as every free byte already is. */
+static FLI_NOINLINE fl_status allocate_watched(freelist *f, size_t size, size_t alignment, void **out)
+{
+    int quiet = fli_quiet_begin();
+    fl_status status = allocate_block(f, size, alignment, out);
+    fli_quiet_end(quiet);
+    if (status == FL_OK) FLI_UNPOISON(*out, size);
+    return status;
+}
+
+static fl_status freelist_allocate(fl_allocator *a, size_t size, size_t alignment, void **out)
+{
+    freelist *f = (freelist *)a;
+    if (FLI_UNLIKELY(FLI_POISONING_ON)) return allocate_watched(f, size, alignment, out); /* asked once per call */
+    return allocate_block(f, size, alignment, out);
+}
+
 /* Hardened: the free neighbours live block b merges with are intact (their footer, header
  * and links), checked before anything changes. NULL when they are; else the broken one. */
 static inline const fl_block *broken_neighbour(const freelist *f, const fl_block *b, size_t size)
 {
     const fl_block *next = block_after(b, size);
-    if ((next->header & FLAG_FREE) && !links_intact(f, next, class_index(next->header & SIZE_MASK))) return next;
-    if (b->header & FLAG_PREV_FREE) {
-        size_t prev_size = *word_before(b);
+    if ((header_of(next) & FLAG_FREE) && !links_intact(f, next, class_index(block_size(next)))) return next;
+    if (header_of(b) & FLAG_PREV_FREE) {
+        size_t prev_size = footer_before(b);
         uintptr_t below = (uintptr_t)b - f->first;
         if (prev_size < MIN_BLOCK || prev_size > below || (prev_size & (GRANULE - 1)) != 0) return b;
         const fl_block *prev = block_at((uintptr_t)b - prev_size);
@@ -646,9 +695,8 @@ static inline const fl_block *broken_neighbour(const freelist *f, const fl_block
     return NULL;
 }
 
-static fl_status freelist_deallocate(fl_allocator *a, void *ptr)
+static inline FLI_ALWAYS_INLINE fl_status deallocate_block(freelist *f, void *ptr)
 {
-    freelist *f = (freelist *)a;
     size_t *word, bit;
     if (FLI_UNLIKELY(!live_lookup(f, ptr, &word, &bit))) return refuse_pointer(f, ptr, "deallocate");
     if (HARDENED) {
@@ -665,12 +713,34 @@ static fl_status freelist_deallocate(fl_allocator *a, void *ptr)
     return FL_OK;
 }
 
+/* A memory checker watches: the freed block is poisoned whole, header included (a merge
+ * only joins it to neighbours that are poisoned already). */
+static FLI_NOINLINE fl_status deallocate_watched(freelist *f, void *ptr)
+{
+    int quiet = fli_quiet_begin();
+    size_t *word, bit, size = 0;
+    if (live_lookup(f, ptr, &word, &bit)) size = block_size(block_of_payload(ptr));
+    fl_status status = deallocate_block(f, ptr);
+    fli_quiet_end(quiet);
+    if (status == FL_OK) FLI_POISON(block_of_payload(ptr), size);
+    return status;
+}
+
+static fl_status freelist_deallocate(fl_allocator *a, void *ptr)
+{
+    freelist *f = (freelist *)a;
+    if (FLI_UNLIKELY(FLI_POISONING_ON)) return deallocate_watched(f, ptr); /* asked once per call */
+    return deallocate_block(f, ptr);
+}
+
 static fl_status freelist_usable_size(const fl_allocator *a, const void *ptr, size_t *out)
 {
     const freelist *f = (const freelist *)a;
     size_t *word, bit;
     if (!live_lookup(f, ptr, &word, &bit)) return refuse_pointer(f, ptr, "usable_size");
+    int quiet = fli_quiet_begin();
     *out = block_size(block_of_payload(ptr)) - WORD;
+    fli_quiet_end(quiet);
     return FL_OK;
 }
 
@@ -686,7 +756,7 @@ static bool freelist_owns(const fl_allocator *a, const void *ptr)
  * current alignment capped at FL_ALIGN_MAX (at least what was asked, see the top). */
 static size_t kept_alignment(const fl_block *b)
 {
-    if (!(b->header & FLAG_ALIGNED)) return GRANULE;
+    if (!(header_of(b) & FLAG_ALIGNED)) return GRANULE;
     uintptr_t p = (uintptr_t)block_payload(b);
     uintptr_t low = p & (~p + 1); /* p != 0: its lowest set bit */
     return low >= FL_ALIGN_MAX ? FL_ALIGN_MAX : (size_t)low;
@@ -707,7 +777,7 @@ static size_t placement_gap(uintptr_t h, size_t align)
 static void free_gap(freelist *f, fl_block *h, size_t gap)
 {
     if (gap == 0) return;
-    h->header = gap | FLAG_FREE;
+    set_header(h, gap | FLAG_FREE);
     block_set_footer(h, gap);
     list_insert(f, h, gap, class_index(gap));
 }
@@ -724,7 +794,7 @@ static fl_status lowest_hole(freelist *f, const fl_block *b, size_t size, size_t
     while ((uintptr_t)x < (uintptr_t)b) {
         size_t room = block_size(x);
         if (room < MIN_BLOCK || room > (size_t)((uintptr_t)b - (uintptr_t)x)) break; /* corrupt */
-        if (x->header & FLAG_FREE) {
+        if (header_of(x) & FLAG_FREE) {
             if (!floor_set) {
                 f->free_floor = (uintptr_t)x;
                 floor_set = true;
@@ -747,13 +817,11 @@ static fl_status lowest_hole(freelist *f, const fl_block *b, size_t size, size_t
     return FL_OK;
 }
 
-static fl_status freelist_relocate(fl_allocator *a, void *ptr, void **out)
+/* Moves live block `ptr` (its live bit at word/bit) to the lowest hole that takes it. */
+static fl_status relocate_block(freelist *f, void *ptr, size_t *word, size_t bit, void **out)
 {
-    freelist *f = (freelist *)a;
-    size_t *word, bit;
-    if (!live_lookup(f, ptr, &word, &bit)) return refuse_pointer(f, ptr, "relocate");
     fl_block *b = block_of_payload(ptr);
-    size_t size = block_size(b), aligned = b->header & FLAG_ALIGNED, gap = 0;
+    size_t size = block_size(b), aligned = header_of(b) & FLAG_ALIGNED, gap = 0;
     fl_block *hole = NULL;
     if ((uintptr_t)b > f->free_floor) {
         fl_status status = lowest_hole(f, b, size, kept_alignment(b), &hole, &gap);
@@ -774,29 +842,48 @@ static fl_status freelist_relocate(fl_allocator *a, void *ptr, void **out)
     fl_block *moved = block_after(hole, gap);
     if (block_after(hole, room) == b) {
         /* Slide down by room - gap bytes. Every header below is written after the copy:
-         * the new block's tail overlaps the old payload. */
+         * the new block's tail overlaps the old payload. Memory checkers: the copy reads
+         * and writes poisoned bytes (the hole, the old block's slack), opened first. */
+        FLI_OPEN(block_payload(moved), (size_t)((uintptr_t)b + size - (uintptr_t)block_payload(moved)));
         memmove(block_payload(moved), ptr, size - WORD);
         free_gap(f, hole, gap);
         size_t rest = room - gap; /* [moved + size, b + size) is left over */
         if (rest >= MIN_BLOCK) {
             fl_block *tail = block_after(moved, size);
-            tail->header = rest; /* as an allocated block after an allocated one, freed now */
+            set_header(tail, rest); /* as an allocated block after an allocated one, freed now */
             block_release(f, tail, rest);
         } else {
             consumed += rest; /* b's successor keeps PREV_FREE clear: b was allocated */
         }
-        moved->header = consumed | (gap ? FLAG_PREV_FREE : 0) | aligned;
+        set_header(moved, consumed | (gap ? FLAG_PREV_FREE : 0) | aligned);
         live_set(f, moved);
     } else {
         free_gap(f, hole, gap);
         consumed = block_take(f, moved, room - gap, size, gap ? FLAG_PREV_FREE : 0);
-        moved->header |= aligned;
+        set_header(moved, header_of(moved) | aligned);
+        FLI_OPEN(block_payload(moved), size - WORD);
+        FLI_OPEN(ptr, size - WORD);
         memcpy(block_payload(moved), ptr, size - WORD);
         block_release(f, b, size);
     }
     fli_count_move(&f->base.counters, size, consumed);
+    /* Memory checkers: the old place is free memory now; the new block is open in full
+     * (the request's size is not kept, so its slack cannot be told apart). */
+    FLI_POISON(b, size);
+    FLI_OPEN(block_payload(moved), consumed - WORD);
     *out = block_payload(moved);
     return FL_OK;
+}
+
+static fl_status freelist_relocate(fl_allocator *a, void *ptr, void **out)
+{
+    freelist *f = (freelist *)a;
+    size_t *word, bit;
+    if (!live_lookup(f, ptr, &word, &bit)) return refuse_pointer(f, ptr, "relocate");
+    int quiet = fli_quiet_begin();
+    fl_status status = relocate_block(f, ptr, word, bit, out);
+    fli_quiet_end(quiet);
+    return status;
 }
 
 /* The largest alignment-1 request that succeeds now. Let H be the head of the highest
@@ -810,7 +897,10 @@ static size_t freelist_largest_free(const fl_allocator *a)
     if (f->fl_bitmap == 0) return 0;
     size_t fl = fli_log2_floor(f->fl_bitmap);
     size_t index = (fl << SL_LOG2) + fli_log2_floor32(f->sl_bitmap[fl]);
-    return block_size(f->heads[index]) - WORD;
+    int quiet = fli_quiet_begin();
+    size_t largest = block_size(f->heads[index]) - WORD;
+    fli_quiet_end(quiet);
+    return largest;
 }
 
 /* Free bytes outside the block largest_free would use. A single free block counts as 0:
@@ -833,14 +923,22 @@ static void freelist_rebuild(freelist *f)
     memset(f->heads, 0, f->list_count * sizeof f->heads[0]);
     memset(f->live, 0, f->live_words * sizeof f->live[0]);
     fl_block *b = block_at(f->first);
-    b->header = f->base.capacity | FLAG_FREE;
+    set_header(b, f->base.capacity | FLAG_FREE);
     block_set_footer(b, f->base.capacity);
-    f->sentinel->header = FLAG_PREV_FREE;
+    set_header(f->sentinel, FLAG_PREV_FREE);
     f->free_floor = f->first;
     list_insert(f, b, f->base.capacity, class_index(f->base.capacity));
+    /* Memory checkers: every block byte is free, the sentinel header too (only the
+     * accessors touch them). */
+    FLI_POISON((void *)f->first, f->base.capacity + WORD);
 }
 
-static void freelist_reset(fl_allocator *a) { freelist_rebuild((freelist *)a); }
+static void freelist_reset(fl_allocator *a)
+{
+    int quiet = fli_quiet_begin();
+    freelist_rebuild((freelist *)a);
+    fli_quiet_end(quiet);
+}
 
 /* Where everything goes for a given number of first levels. */
 typedef struct layout {
@@ -950,12 +1048,16 @@ static fl_status freelist_init(void *memory, size_t size, const fl_allocator_con
 static fl_status freelist_walk(const fl_allocator *a, fl_walk_fn fn, void *user)
 {
     const freelist *f = (const freelist *)a;
-    for (const fl_block *b = block_at(f->first); b != f->sentinel; b = block_after(b, block_size(b))) {
-        size_t size = block_size(b);
+    for (const fl_block *b = block_at(f->first); b != f->sentinel;) {
+        int quiet = fli_quiet_begin(); /* for the header only: fn's own accesses are the caller's */
+        size_t header = header_of(b);
+        fli_quiet_end(quiet);
+        size_t size = header & SIZE_MASK;
         if (size < MIN_BLOCK || size > (size_t)((uintptr_t)f->sentinel - (uintptr_t)b))
             return fli_fail(FL_ERR_INVALID_STATE, "%s: block %p has a broken size %zu", f->base.name, (const void *)b,
                             size);
-        fn(b, size, !(b->header & FLAG_FREE), user);
+        fn(b, size, !(header & FLAG_FREE), user);
+        b = block_after(b, size);
     }
     return FL_OK;
 }
@@ -976,7 +1078,7 @@ static fl_status validate_blocks(const freelist *f, size_t *free_count)
     const fl_block *b = block_at(f->first);
     while ((uintptr_t)b != end) {
         if ((uintptr_t)b == f->free_floor) floor_seen = true;
-        size_t size = block_size(b), header = b->header;
+        size_t size = block_size(b), header = header_of(b);
         FLI_VALIDATE(size >= MIN_BLOCK && size <= end - (uintptr_t)b,
                      "%s: block %p has size %zu (minimum %zu, %zu bytes left before the sentinel)", f->base.name,
                      (const void *)b, size, (size_t)MIN_BLOCK, (size_t)(end - (uintptr_t)b));
@@ -986,8 +1088,8 @@ static fl_status validate_blocks(const freelist *f, size_t *free_count)
         bool bit = live_test(f, live_bit_index(f, b));
         if (is_free) {
             FLI_VALIDATE(!prev_free, "%s: free blocks are adjacent at %p", f->base.name, (const void *)b);
-            FLI_VALIDATE(*word_before(block_after(b, size)) == size, "%s: free block %p of %zu bytes has footer %zu",
-                         f->base.name, (const void *)b, size, *word_before(block_after(b, size)));
+            FLI_VALIDATE(footer_before(block_after(b, size)) == size, "%s: free block %p of %zu bytes has footer %zu",
+                         f->base.name, (const void *)b, size, footer_before(block_after(b, size)));
             FLI_VALIDATE(!bit, "%s: free block %p is marked live", f->base.name, (const void *)b);
             FLI_VALIDATE(!(header & FLAG_ALIGNED), "%s: free block %p has the aligned flag", f->base.name,
                          (const void *)b);
@@ -1004,9 +1106,9 @@ static fl_status validate_blocks(const freelist *f, size_t *free_count)
         b = block_after(b, size);
     }
     FLI_VALIDATE(floor_seen, "%s: the free floor %p is not a block start", f->base.name, (void *)f->free_floor);
-    FLI_VALIDATE(block_size(f->sentinel) == 0 && !(f->sentinel->header & (FLAG_FREE | FLAG_ALIGNED)),
-                 "%s: the sentinel header is %zu", f->base.name, f->sentinel->header);
-    FLI_VALIDATE(!(f->sentinel->header & FLAG_PREV_FREE) == !prev_free,
+    FLI_VALIDATE(block_size(f->sentinel) == 0 && !(header_of(f->sentinel) & (FLAG_FREE | FLAG_ALIGNED)),
+                 "%s: the sentinel header is %zu", f->base.name, header_of(f->sentinel));
+    FLI_VALIDATE(!(header_of(f->sentinel) & FLAG_PREV_FREE) == !prev_free,
                  "%s: the sentinel's previous-free flag disagrees with the last block", f->base.name);
     FLI_VALIDATE(used == f->base.counters.used_bytes, "%s: allocated blocks hold %zu bytes, counters say %zu",
                  f->base.name, used, f->base.counters.used_bytes);
@@ -1045,7 +1147,7 @@ static fl_status validate_lists(const freelist *f, size_t free_count, size_t *en
             FLI_VALIDATE(at - f->first < f->base.capacity && ((at + WORD) & (GRANULE - 1)) == 0,
                          "%s: list %zu holds %p, not a block address of the area", f->base.name, index,
                          (const void *)e);
-            FLI_VALIDATE(e->header & FLAG_FREE, "%s: list %zu holds allocated block %p", f->base.name, index,
+            FLI_VALIDATE(header_of(e) & FLAG_FREE, "%s: list %zu holds allocated block %p", f->base.name, index,
                          (const void *)e);
             FLI_VALIDATE(prev_of(f, e) == prev, "%s: block %p in list %zu links back to %p, not %p", f->base.name,
                          (const void *)e, index, (const void *)prev_of(f, e), (const void *)prev);
@@ -1085,7 +1187,7 @@ static fl_status validate_membership(const freelist *f)
     }
     if (status == FL_OK) {
         for (const fl_block *b = block_at(f->first); b != f->sentinel; b = block_after(b, block_size(b))) {
-            if ((b->header & FLAG_FREE) && !live_test(f, live_bit_index(f, b))) {
+            if ((header_of(b) & FLAG_FREE) && !live_test(f, live_bit_index(f, b))) {
                 status = fli_fail(FL_ERR_INVALID_STATE, "%s: free block %p of %zu bytes is in no free list",
                                   f->base.name, (const void *)b, block_size(b));
                 break;
@@ -1102,9 +1204,8 @@ static fl_status validate_membership(const freelist *f)
     return status;
 }
 
-static fl_status freelist_validate(const fl_allocator *a)
+static fl_status validate_heap(const freelist *f)
 {
-    const freelist *f = (const freelist *)a;
     FLI_VALIDATE(f->first + WORD == f->first_payload && (f->first_payload & (GRANULE - 1)) == 0,
                  "%s: the first payload %p is not %zu-aligned", f->base.name, (void *)f->first_payload,
                  (size_t)GRANULE);
@@ -1119,6 +1220,14 @@ static fl_status freelist_validate(const fl_allocator *a)
     if (status != FL_OK) return status;
     FLI_VALIDATE(entries == free_count, "%s: %zu free blocks but %zu list entries", f->base.name, free_count, entries);
     return validate_membership(f);
+}
+
+static fl_status freelist_validate(const fl_allocator *a)
+{
+    int quiet = fli_quiet_begin();
+    fl_status status = validate_heap((const freelist *)a);
+    fli_quiet_end(quiet);
+    return status;
 }
 
 const fli_allocator_ops fli_freelist_ops = {

@@ -37,12 +37,16 @@ int memcmp(const void *a, const void *b, size_t n);
  * the hot half needs no stack frame for the message's arguments. */
 #define FLI_COLD __attribute__((noinline, cold))
 #define FLI_NOINLINE __attribute__((noinline))
+/* For a hot body shared by a plain and a checked entry point: inlined into both, so the
+ * plain one keeps its single call. */
+#define FLI_ALWAYS_INLINE __attribute__((always_inline))
 #else
 #define FLI_LIKELY(x) (x)
 #define FLI_UNLIKELY(x) (x)
 #define FLI_PRINTF_LIKE(f, a)
 #define FLI_COLD
 #define FLI_NOINLINE
+#define FLI_ALWAYS_INLINE
 #endif
 
 /*

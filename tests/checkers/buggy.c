@@ -80,6 +80,40 @@ int main(int argc, char **argv)
         fl_allocator_deallocate(a, p);
         sink += read_at(p, 8);
         fl_allocator_destroy(a);
+    } else if (strcmp(mode, "freelist-overread") == 0) {
+        /* 33 bytes asked of the free list get a 48-byte block (40 usable): byte 36 is in
+         * the block's slack. */
+        fl_allocator *a = make(FL_ALLOCATOR_FREELIST, 0);
+        unsigned char *p = take(a, 33);
+        sink += read_at(p, 36);
+        fl_allocator_destroy(a);
+    } else if (strcmp(mode, "freelist-use-after-free") == 0) {
+        /* The first word of a freed block: where the free list keeps its link. */
+        fl_allocator *a = make(FL_ALLOCATOR_FREELIST, 0);
+        unsigned char *p = take(a, 256);
+        (void)take(a, 256);
+        fl_allocator_deallocate(a, p);
+        sink += read_at(p, 0);
+        fl_allocator_destroy(a);
+    } else if (strcmp(mode, "freelist-header-underwrite") == 0) {
+        /* The word before an allocation is its block header. */
+        fl_allocator *a = make(FL_ALLOCATOR_FREELIST, 0);
+        unsigned char *p = take(a, 64);
+        sink += read_at(p - sizeof(size_t), 0);
+        fl_allocator_destroy(a);
+    } else if (strcmp(mode, "memory-heap-overflow") == 0) {
+        /* Through the memory interface, no debug option: one byte past the usable size of a
+         * System block of the free list is the next block's header. */
+        fl_memory_config cfg;
+        fl_memory_config_default(FL_PLATFORM_DREAMCAST, &cfg);
+        fl_memory *m = NULL;
+        if (fl_memory_create(&cfg, &m) != FL_OK) return 2;
+        fl_allocation al;
+        if (fl_memory_allocate_typed(m, 4000, FL_MEMORY_SYSTEM, 0, 0, &al) != FL_OK) return 2;
+        if (al.allocator != FL_ALLOCATOR_FREELIST) return 2;
+        memset(al.ptr, 1, al.size);
+        sink += read_at(al.ptr, al.size);
+        fl_memory_destroy(m);
     } else if (strcmp(mode, "memory-pool-overflow") == 0) {
         /* Through the memory interface: past a 64-byte pool block into the next (free) one. */
         fl_memory_config cfg;
@@ -92,9 +126,9 @@ int main(int argc, char **argv)
         sink += read_at(al.ptr, al.size + 8);
         fl_memory_destroy(m);
     } else if (strcmp(mode, "memory-heap-use-after-free") == 0) {
-        /* A System block of the free list, freed with FL_DEBUG_FILL: the debug quarantine
-         * poisons it, so the tools see a use after free even in the free list, whose own
-         * blocks they cannot see into (docs/debugging.md). */
+        /* A System block of the free list, freed with FL_DEBUG_FILL: it waits in the debug
+         * quarantine, poisoned by the interface, before the free list takes it back (and
+         * poisons it too). */
         fl_memory_config cfg;
         fl_memory_config_default(FL_PLATFORM_DREAMCAST, &cfg);
         cfg.debug = FL_DEBUG_FILL;
