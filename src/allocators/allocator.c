@@ -285,8 +285,9 @@ fl_status fl_allocator_usable_size(const fl_allocator *a, const void *ptr, size_
     lock_if_shared(a);
     fl_status status = a->ops->usable_size(a, ptr, out);
     /* Memory checkers: an allocation is open exactly to its request; asking for the usable
-     * size is asking to use it, so that much opens (core/poison.h). */
-    if (status == FL_OK) FLI_UNPOISON(ptr, *out);
+     * size is asking to use it, so that much opens (core/poison.h), its contents kept
+     * defined for memcheck. */
+    if (status == FL_OK) FLI_EXTEND(ptr, *out);
     unlock_if_shared(a);
     return status;
 }

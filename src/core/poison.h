@@ -1,6 +1,6 @@
 /*
  * Telling memory checkers about sub-allocations: AddressSanitizer's manual poisoning and
- * Valgrind memcheck's client requests, behind four macros every allocator uses.
+ * Valgrind memcheck's client requests, behind the macros every allocator uses.
  *
  * The allocators carve blocks out of one large buffer, which ASan and memcheck see as a
  * single live object: without help, a read past a pool block into its neighbour, or a
@@ -13,6 +13,8 @@
  *   FLI_OPEN(p, n)          the allocator itself is about to read or write its own
  *                           bookkeeping inside poisoned memory (a free-list link): make it
  *                           accessible and defined; close it again with FLI_POISON.
+ *   FLI_EXTEND(p, n)        [p, p + n) of a live block becomes accessible; bytes that were
+ *                           accessible keep their state (memcheck: stay defined).
  *   FLI_IS_POISONED(p, n)   true when some byte of [p, p + n) is poisoned (a cheap
  *                           "cannot be a live header" test; false without a checker).
  *
@@ -130,6 +132,27 @@ static inline void fli_open(const void *p, size_t n)
     (void)n;
 }
 
+/* [p, p + n) becomes accessible while the bytes accessible already keep their state: for
+ * memcheck, definedness (a live block's contents stay defined when its usable size opens
+ * behind its request). The bytes from the first inaccessible one on become accessible and
+ * undefined; a block is open as a prefix, so that is exactly its closed tail. */
+static inline void fli_extend(const void *p, size_t n)
+{
+#if defined(FLI_ASAN)
+    __asan_unpoison_memory_region(p, n);
+#endif
+#if defined(FLI_MEMCHECK)
+    if (fli_under_memcheck()) {
+        VALGRIND_DISABLE_ERROR_REPORTING;
+        uintptr_t closed = (uintptr_t)VALGRIND_CHECK_MEM_IS_ADDRESSABLE(p, n);
+        VALGRIND_ENABLE_ERROR_REPORTING;
+        if (closed != 0) (void)VALGRIND_MAKE_MEM_UNDEFINED(closed, (uintptr_t)p + n - closed);
+    }
+#endif
+    (void)p;
+    (void)n;
+}
+
 static inline int fli_is_poisoned(const void *p, size_t n)
 {
     int bad = 0;
@@ -204,12 +227,14 @@ static inline void fli_quiet_end(int quiet)
 #define FLI_POISON(p, n) fli_poison((p), (n))
 #define FLI_UNPOISON(p, n) fli_unpoison((p), (n))
 #define FLI_OPEN(p, n) fli_open((p), (n))
+#define FLI_EXTEND(p, n) fli_extend((p), (n))
 #define FLI_IS_POISONED(p, n) fli_is_poisoned((p), (n))
 #else
 /* The arguments are still evaluated (for nothing): no unused-variable warnings. */
 #define FLI_POISON(p, n) ((void)(p), (void)(n))
 #define FLI_UNPOISON(p, n) ((void)(p), (void)(n))
 #define FLI_OPEN(p, n) ((void)(p), (void)(n))
+#define FLI_EXTEND(p, n) ((void)(p), (void)(n))
 #define FLI_IS_POISONED(p, n) ((void)(p), (void)(n), 0)
 #endif
 
