@@ -673,6 +673,23 @@ static void fm_op_defragment(void)
     }
     FZ_CHECK(moved == res.allocations_moved, "defragment says %zu moved, the model saw %zu", res.allocations_moved,
              moved);
+    /* A free-list block may grow in a move (the hole's rest too small to stand alone joins
+     * it; its usable size never shrinks): the model takes the size the interface now
+     * reports, the new bytes patterned like the others. */
+    for (size_t i = 0; i < S.n; i++) {
+        if (S.b[i].ptr == before[i]) continue;
+        fl_allocation info;
+        FZ_CHECK(fl_memory_get_allocation_info(S.m, (void *)S.b[i].ptr, &info) == FL_OK,
+                 "get_allocation_info of moved block %p", (void *)S.b[i].ptr);
+        FZ_CHECK(info.size >= S.b[i].usable, "a move shrank %p from %zu to %zu usable bytes", (void *)S.b[i].ptr,
+                 S.b[i].usable, info.size);
+        if (info.size > S.b[i].usable) {
+            uint8_t *q = (uint8_t *)S.b[i].ptr;
+            FZ_UNPOISON(q, info.size);
+            for (size_t k = S.b[i].usable; k < info.size; k++) q[k] = fm_byte(&S.b[i], k);
+            S.b[i].usable = info.size;
+        }
+    }
     fm_verify_all("after defragment");
 }
 
