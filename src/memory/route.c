@@ -499,26 +499,12 @@ fl_alloc_request fl_make_allocation_request(size_t size, fl_memory_type type, si
     return r;
 }
 
-fl_status fl_memory_allocate_request(fl_memory *m, const fl_alloc_request *req, fl_allocation *out)
+/* fl_memory_allocate_request and its call-site form: every check, then the general path. */
+static fl_status allocate_request_from(fl_memory *m, const fl_alloc_request *req, const char *file, unsigned line,
+                                       fl_allocation *out, const char *function)
 {
     if (FLI_UNLIKELY(m == NULL || req == NULL || out == NULL))
-        return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_memory_allocate_request: %s is NULL",
-                        m == NULL ? "the memory interface" : req == NULL ? "the request" : "out");
-    size_t align = FL_ALIGN_DEFAULT;
-    fl_status st = check_request(m, req->size, req->alignment, req->preferred_type, req->flags,
-                                 req->preferred_allocator, req->on_relocate, &align);
-    if (st != FL_OK) return st;
-    fli_req q = {req->size,           align, req->preferred_type, req->flags,       req->preferred_allocator,
-                 req->allow_fallback, false, req->tag,            req->on_relocate, req->relocate_user,
-                 req->timeout_ms,     NULL,  0};
-    return allocate_core(m, &q, out);
-}
-
-fl_status fl_memory_allocate_request_at(fl_memory *m, const fl_alloc_request *req, const char *file, unsigned line,
-                                        fl_allocation *out)
-{
-    if (FLI_UNLIKELY(m == NULL || req == NULL || out == NULL))
-        return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_memory_allocate_request_at: %s is NULL",
+        return fli_fail(FL_ERR_INVALID_PARAMETERS, "%s: %s is NULL", function,
                         m == NULL ? "the memory interface" : req == NULL ? "the request" : "out");
     size_t align = FL_ALIGN_DEFAULT;
     fl_status st = check_request(m, req->size, req->alignment, req->preferred_type, req->flags,
@@ -528,6 +514,17 @@ fl_status fl_memory_allocate_request_at(fl_memory *m, const fl_alloc_request *re
                  req->allow_fallback, false, req->tag,            req->on_relocate, req->relocate_user,
                  req->timeout_ms,     file,  line};
     return allocate_core(m, &q, out);
+}
+
+fl_status fl_memory_allocate_request(fl_memory *m, const fl_alloc_request *req, fl_allocation *out)
+{
+    return allocate_request_from(m, req, NULL, 0, out, "fl_memory_allocate_request");
+}
+
+fl_status fl_memory_allocate_request_at(fl_memory *m, const fl_alloc_request *req, const char *file, unsigned line,
+                                        fl_allocation *out)
+{
+    return allocate_request_from(m, req, file, line, out, "fl_memory_allocate_request_at");
 }
 
 /* fl_memory_allocate_typed after its fast path declined: every check with its message, the

@@ -10,6 +10,8 @@
  */
 #include <flight/memory.h>
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,61 +47,51 @@ static int read_at(const void *p, size_t offset)
     return v[offset];
 }
 
+/* One mistake with an allocator on its own: take `size` bytes (and a neighbour of the same
+ * size after them, so that a freed block is not the last), maybe free them, then read the
+ * byte at `offset` from the allocation. */
+typedef struct allocator_mistake {
+    const char *mode;
+    fl_allocator_type type;
+    size_t block;
+    size_t size;
+    bool neighbour;
+    bool freed;
+    ptrdiff_t offset;
+} allocator_mistake;
+
+static const allocator_mistake mistakes[] = {
+    /* 40 bytes asked of a pool of 64-byte blocks: byte 48 is inside the block. */
+    {"pool-overread", FL_ALLOCATOR_POOL, 64, 40, false, false, 48},
+    /* A freed pool block is in the free list. */
+    {"pool-use-after-free", FL_ALLOCATOR_POOL, 64, 64, true, true, 16},
+    {"buddy-use-after-free", FL_ALLOCATOR_BUDDY, 0, 256, false, true, 128},
+    /* One past the end, nothing allocated after it. */
+    {"linear-overflow", FL_ALLOCATOR_LINEAR, 0, 100, false, false, 100},
+    {"stack-use-after-pop", FL_ALLOCATOR_STACK, 0, 64, false, true, 8},
+    /* 33 bytes asked of the free list get a 48-byte block (40 usable): byte 36 is in the
+     * block's slack. */
+    {"freelist-overread", FL_ALLOCATOR_FREELIST, 0, 33, false, false, 36},
+    /* The first word of a freed block: where the free list keeps its link. */
+    {"freelist-use-after-free", FL_ALLOCATOR_FREELIST, 0, 256, true, true, 0},
+    /* The word before an allocation is its block header. */
+    {"freelist-header-read", FL_ALLOCATOR_FREELIST, 0, 64, false, false, -(ptrdiff_t)sizeof(size_t)},
+};
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "clean";
     int sink = 0;
     fprintf(stderr, "buggy: mode %s\n", mode);
-    if (strcmp(mode, "pool-overread") == 0) {
-        /* 40 bytes asked of a pool of 64-byte blocks: byte 48 is inside the block. */
-        fl_allocator *a = make(FL_ALLOCATOR_POOL, 64);
-        unsigned char *p = take(a, 40);
-        sink += read_at(p, 48);
-        fl_allocator_destroy(a);
-    } else if (strcmp(mode, "pool-use-after-free") == 0) {
-        fl_allocator *a = make(FL_ALLOCATOR_POOL, 64);
-        unsigned char *p = take(a, 64);
-        (void)take(a, 64);
-        fl_allocator_deallocate(a, p);
-        sink += read_at(p, 16); /* in the free list now */
-        fl_allocator_destroy(a);
-    } else if (strcmp(mode, "buddy-use-after-free") == 0) {
-        fl_allocator *a = make(FL_ALLOCATOR_BUDDY, 0);
-        unsigned char *p = take(a, 256);
-        fl_allocator_deallocate(a, p);
-        sink += read_at(p, 128);
-        fl_allocator_destroy(a);
-    } else if (strcmp(mode, "linear-overflow") == 0) {
-        fl_allocator *a = make(FL_ALLOCATOR_LINEAR, 0);
-        unsigned char *p = take(a, 100);
-        sink += read_at(p, 100); /* one past the end, nothing allocated after it */
-        fl_allocator_destroy(a);
-    } else if (strcmp(mode, "stack-use-after-pop") == 0) {
-        fl_allocator *a = make(FL_ALLOCATOR_STACK, 0);
-        unsigned char *p = take(a, 64);
-        fl_allocator_deallocate(a, p);
-        sink += read_at(p, 8);
-        fl_allocator_destroy(a);
-    } else if (strcmp(mode, "freelist-overread") == 0) {
-        /* 33 bytes asked of the free list get a 48-byte block (40 usable): byte 36 is in
-         * the block's slack. */
-        fl_allocator *a = make(FL_ALLOCATOR_FREELIST, 0);
-        unsigned char *p = take(a, 33);
-        sink += read_at(p, 36);
-        fl_allocator_destroy(a);
-    } else if (strcmp(mode, "freelist-use-after-free") == 0) {
-        /* The first word of a freed block: where the free list keeps its link. */
-        fl_allocator *a = make(FL_ALLOCATOR_FREELIST, 0);
-        unsigned char *p = take(a, 256);
-        (void)take(a, 256);
-        fl_allocator_deallocate(a, p);
-        sink += read_at(p, 0);
-        fl_allocator_destroy(a);
-    } else if (strcmp(mode, "freelist-header-underwrite") == 0) {
-        /* The word before an allocation is its block header. */
-        fl_allocator *a = make(FL_ALLOCATOR_FREELIST, 0);
-        unsigned char *p = take(a, 64);
-        sink += read_at(p - sizeof(size_t), 0);
+    const allocator_mistake *mistake = NULL;
+    for (unsigned i = 0; i < sizeof mistakes / sizeof mistakes[0]; i++)
+        if (strcmp(mode, mistakes[i].mode) == 0) mistake = &mistakes[i];
+    if (mistake != NULL) {
+        fl_allocator *a = make(mistake->type, mistake->block);
+        unsigned char *p = take(a, mistake->size);
+        if (mistake->neighbour) (void)take(a, mistake->size);
+        if (mistake->freed) fl_allocator_deallocate(a, p);
+        sink += read_at(p + mistake->offset, 0);
         fl_allocator_destroy(a);
     } else if (strcmp(mode, "memory-heap-overflow") == 0) {
         /* Through the memory interface, no debug option: one byte past the usable size of a
