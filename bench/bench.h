@@ -44,6 +44,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 /* Under callgrind (valgrind --tool=callgrind --collect-atstart=no) each replay switches
@@ -137,7 +138,12 @@ void bench_percentiles(const uint32_t *samples, size_t count, double out[BENCH_P
 typedef enum bench_path {
     BENCH_CALL,        /* fl_allocator_allocate / fl_allocator_deallocate */
     BENCH_POOL_FAST,   /* fl_pool_allocate_fast / fl_pool_deallocate_fast */
-    BENCH_LINEAR_FAST  /* fl_linear_allocate_fast (frees: fl_allocator_deallocate) */
+    BENCH_LINEAR_FAST, /* fl_linear_allocate_fast (frees: fl_allocator_deallocate) */
+    /* The floor (row "pool-floor"): a bare LIFO list whose head lives in bench_run, with no
+     * check and no statistic, over a pool's blocks (the pool serves only what the list
+     * cannot). Not an allocator anyone should use: what this harness costs with the least
+     * a free list can do, so that a row's distance to it can be read off the table. */
+    BENCH_FLOOR
 } bench_path;
 
 /* One column of a table: an allocator and how the bench sets it up. */
@@ -166,6 +172,7 @@ typedef struct bench_run {
     fl_allocator *a;   /* NULL: the C library or the memory interface */
     fl_memory *m;      /* non-NULL: the memory interface */
     fl_memory_type memory_type;
+    void *floor_head;  /* BENCH_FLOOR: the bare list's first block, or NULL */
     uint64_t checksum; /* sum of the bytes read back from blocks before they are freed */
     uint64_t ooms;     /* allocations refused for lack of memory */
     bool failed;       /* a real error: see `error` */
@@ -207,6 +214,9 @@ BENCH_INLINE unsigned char *bench_alloc_via(bench_run *run, size_t size, bench_p
             run->ooms++;
             return NULL;
         }
+    } else if (path == BENCH_FLOOR && run->floor_head != NULL) {
+        p = run->floor_head;
+        memcpy(&run->floor_head, p, sizeof run->floor_head);
     } else {
         fl_status status = path == BENCH_POOL_FAST     ? fl_pool_allocate_fast(run->a, size, 0, &p)
                            : path == BENCH_LINEAR_FAST ? fl_linear_allocate_fast(run->a, size, 0, &p)
@@ -234,6 +244,9 @@ BENCH_INLINE void bench_release_via(bench_run *run, unsigned char *p, bench_path
         if (status != FL_OK) bench_run_fail(run, "fl_memory_deallocate failed", p, 0, status);
     } else if (run->a == NULL) {
         free(p);
+    } else if (path == BENCH_FLOOR) {
+        memcpy(p, &run->floor_head, sizeof run->floor_head);
+        run->floor_head = p;
     } else {
         fl_status status = path == BENCH_POOL_FAST ? fl_pool_deallocate_fast(run->a, p)
                                                    : fl_allocator_deallocate(run->a, p);

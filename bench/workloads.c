@@ -14,6 +14,8 @@
  *
  * Rows labelled "-inline" replay the same ops through <flight/memory_fast.h> (pool in W1,
  * linear in W2), in a loop of their own so that a profile tells the two paths apart.
+ * "pool-floor" (W1) is the harness's floor: the same loop over a bare LIFO list of the
+ * pool's blocks with no check and no statistic (bench.h, BENCH_FLOOR).
  *
  * W1..W3 also run through the memory interface (issue #3), in the same run as the C
  * library: W1 as Pool-type requests, W2 as Temporary-type requests with a frame freed by
@@ -174,10 +176,17 @@ BENCH_NOINLINE void w1_replay_pool_fast(bench_run *run, const void *data, bench_
     w1_replay_via(run, data, out, BENCH_POOL_FAST);
 }
 
+BENCH_NOINLINE void w1_replay_floor(bench_run *run, const void *data, bench_rep *out)
+{
+    w1_replay_via(run, data, out, BENCH_FLOOR);
+}
+
 static void w1_replay(bench_run *run, const void *data, bench_rep *out)
 {
     if (run->backend->path == BENCH_POOL_FAST)
         w1_replay_pool_fast(run, data, out);
+    else if (run->backend->path == BENCH_FLOOR)
+        w1_replay_floor(run, data, out);
     else
         w1_replay_call(run, data, out);
 }
@@ -201,6 +210,7 @@ bool bench_w1(const bench_config *cfg, bench_table *table)
     const bench_backend backends[] = {
         ROW("pool", false, FL_ALLOCATOR_POOL, 2 * MIB, W1_BLOCK, false),
         ROW_VIA(BENCH_POOL_FAST, "pool-inline", false, FL_ALLOCATOR_POOL, 2 * MIB, W1_BLOCK, false),
+        ROW_VIA(BENCH_FLOOR, "pool-floor", false, FL_ALLOCATOR_POOL, 2 * MIB, W1_BLOCK, false),
         ROW("freelist", false, FL_ALLOCATOR_FREELIST, 4 * MIB, 0, false),
         ROW("buddy", false, FL_ALLOCATOR_BUDDY, BUDDY_ARENA(4 * MIB), 0, false),
         ROW("system", false, FL_ALLOCATOR_SYSTEM, 0, 0, false),

@@ -45,14 +45,14 @@ LIB_DIRS = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib
 
 # The rows of the comparison tables: ours (alone, inline, through fl_memory) and the peers.
 OURS = {
-    "W1": ["pool", "pool-inline", "fl_memory/pool", "fl_memory-mt/pool", "freelist", "buddy"],
+    "W1": ["pool", "pool-inline", "pool-floor", "fl_memory/pool", "fl_memory-mt/pool", "freelist", "buddy"],
     "W2-reverse": ["linear", "linear-inline", "fl_memory/temp", "fl_memory-mt/temp", "stack", "freelist"],
     "W2-random": ["linear", "linear-inline", "fl_memory/temp", "fl_memory-mt/temp", "freelist"],
     "W3": ["freelist", "fl_memory/system", "fl_memory-mt/system", "buddy", "system"],
 }
 W4_OURS = ["freelist", "fl_memory/system", "buddy"]
 W5_OURS = ["freelist", "fl_memory/system", "buddy", "system"]
-CALLGRIND_ROWS = {"W1": ["pool", "pool-inline", "fl_memory/pool"],
+CALLGRIND_ROWS = {"W1": ["pool", "pool-inline", "pool-floor", "fl_memory/pool"],
                   "W2": ["linear", "linear-inline", "fl_memory/temp"],
                   "W3": ["freelist", "fl_memory/system"]}
 

@@ -262,6 +262,8 @@ void fl_allocator_reset(fl_allocator *a)
     if (a == NULL) return;
     lock_if_shared(a);
     a->ops->reset(a);
+    /* A strategy that derives its counters (ops->counters) keeps used and count at 0 and
+     * has just balanced what it keeps: this subtracts nothing from it. */
     fli_count_bulk_release(&a->counters, a->counters.allocation_count, a->counters.used_bytes);
     a->counters.requested_bytes = 0;
     a->counters.consumed_bytes = 0;
@@ -296,13 +298,18 @@ const char *fl_allocator_name(const fl_allocator *a) { return a ? a->name : "Unk
 
 fl_allocator_type fl_allocator_kind(const fl_allocator *a) { return a ? a->type : FL_ALLOCATOR_AUTO; }
 
+fli_counters fli_allocator_counters(const fl_allocator *a)
+{
+    return a->ops->counters ? a->ops->counters(a) : a->counters;
+}
+
 void fl_allocator_get_stats(const fl_allocator *a, fl_allocator_stats *out)
 {
     if (out == NULL) return;
     memset(out, 0, sizeof *out);
     if (a == NULL) return;
     lock_if_shared(a);
-    const fli_counters *c = &a->counters;
+    const fli_counters counters = fli_allocator_counters(a), *c = &counters;
     out->total_capacity = a->capacity;
     out->used_bytes = c->used_bytes;
     out->free_bytes = a->capacity - c->used_bytes;
@@ -329,7 +336,7 @@ fl_status fl_allocator_validate(const fl_allocator *a)
 {
     if (a == NULL) return fli_fail(FL_ERR_INVALID_PARAMETERS, "fl_allocator_validate: allocator is NULL");
     lock_if_shared(a);
-    const fli_counters *c = &a->counters;
+    const fli_counters counters = fli_allocator_counters(a), *c = &counters;
     fl_status status = FL_OK;
     if (c->used_bytes > a->capacity)
         status = fli_fail(FL_ERR_INVALID_STATE, "%s: used bytes %zu exceed the capacity %zu", a->name,

@@ -10,7 +10,9 @@
  * - size > 0; alignment a power of two in [1, FL_ALIGN_MAX] (0 already resolved);
  *   pointers non-NULL.
  * - allocate/deallocate/reset/rewind keep `base.counters` exact through the helpers
- *   below; a failing operation changes nothing and reports why with fli_fail().
+ *   below, or keep fewer of them and derive the rest in `counters` (the pool); a failing
+ *   operation changes nothing and reports why with fli_fail(). Whoever reads an
+ *   allocator's used bytes, live count, peak or consumed bytes asks fli_allocator_counters.
  */
 #ifndef FLI_ALLOCATOR_H
 #define FLI_ALLOCATOR_H
@@ -36,7 +38,12 @@ struct fli_allocator_ops {
     fl_status (*init)(void *memory, size_t size, const fl_allocator_config *cfg, fl_allocator **out);
     fl_status (*allocate)(fl_allocator *a, size_t size, size_t alignment, void **out);
     fl_status (*deallocate)(fl_allocator *a, void *ptr);
-    void (*reset)(fl_allocator *a); /* counters' used/count are zeroed by allocator.c */
+    /* Counters' used/count are zeroed by allocator.c (when `counters` is set, reset keeps
+     * what it derives from exact instead). */
+    void (*reset)(fl_allocator *a);
+    /* NULL: base.counters is exact. Otherwise the full counters, derived from what the
+     * strategy keeps (every field exact, as fli_count_* would have kept them). */
+    fli_counters (*counters)(const fl_allocator *a);
     bool (*owns)(const fl_allocator *a, const void *ptr);
     fl_status (*usable_size)(const fl_allocator *a, const void *ptr, size_t *out);
     size_t (*largest_free)(const fl_allocator *a); /* what an alignment-1 request can get */
@@ -68,6 +75,9 @@ extern const fli_allocator_ops fli_pool_ops;
 extern const fli_allocator_ops fli_buddy_ops;
 extern const fli_allocator_ops fli_freelist_ops;
 extern const fli_allocator_ops fli_system_ops;
+
+/* The counters of `a`, exact: base.counters, or what the strategy derives (allocator.c). */
+fli_counters fli_allocator_counters(const fl_allocator *a);
 
 /* fli_count_allocation, fli_count_deallocation and fli_count_bulk_release: in the detail
  * header above, so that the inline paths count exactly as the strategies do. */

@@ -45,8 +45,9 @@
  *   (stride >> shift) is odd and times `inverse` is 1 modulo 2^N (see block_index);
  *   default_limit is stride when block_alignment >= FL_ALIGN_DEFAULT, else 0;
  * - no bit at or above the watermark is set in words the watermark has reached;
- * - popcount(bits below the watermark) == counters.allocation_count, and
- *   counters.used_bytes == allocation_count * stride;
+ * - popcount(bits below the watermark) == total_allocations - total_deallocations (the
+ *   live count; used bytes are that times the stride, see pool_counters), peak_live lies
+ *   between it and n, and the counters the pool derives are never written;
  * - the free list (followed for at most watermark steps, so a cycle is caught) links only
  *   block starts below the watermark whose bit is clear, and its length is
  *   watermark - popcount: free-list length + (n - watermark) + popcount == n.
@@ -243,7 +244,7 @@ static fl_status pool_allocate(fl_allocator *a, size_t size, size_t alignment, v
     unsigned char *block = take_from_watermark(p, &index);
     if (FLI_UNLIKELY(block == NULL)) return refuse_allocation(p, size, alignment);
     fli_pool_bitmap(p)[index / WORD_BITS] |= bit_of(index);
-    fli_count_allocation(&a->counters, size, p->stride);
+    fli_pool_count_take(p, size);
     FLI_UNPOISON(block, size); /* exactly what was asked: the rest of the block stays poisoned */
     *out = block;
     return FL_OK;
@@ -304,6 +305,22 @@ static void pool_reset(fl_allocator *a)
     p->watermark = 0;
     p->free_head = NULL;
     FLI_POISON(p->first, a->capacity);
+    /* Every live block is freed: the counters pool_counters derives from follow. */
+    a->counters.total_deallocations = a->counters.total_allocations;
+    p->taken_at_reset = a->counters.total_allocations;
+}
+
+/* The full counters from the ones the pool keeps (fli_pool, peak_live): every block
+ * consumes the stride, so used, peak and consumed bytes are block counts times it. */
+static fli_counters pool_counters(const fl_allocator *a)
+{
+    const pool *p = as_const_pool(a);
+    fli_counters c = a->counters;
+    c.allocation_count = (size_t)(c.total_allocations - c.total_deallocations);
+    c.used_bytes = c.allocation_count * p->stride;
+    c.peak_used_bytes = p->peak_live * p->stride;
+    c.consumed_bytes = (c.total_allocations - p->taken_at_reset) * p->stride;
+    return c;
 }
 
 static bool pool_owns(const fl_allocator *a, const void *ptr)
@@ -376,10 +393,17 @@ static fl_status pool_validate(const fl_allocator *a)
         FLI_VALIDATE((fli_pool_const_bitmap(p)[w / WORD_BITS] & above) == 0,
                      "%s: a block at or above the watermark %zu is marked allocated", name, w);
     }
-    FLI_VALIDATE(allocated == a->counters.allocation_count, "%s: bitmap holds %zu allocated blocks, counters %zu",
-                 name, allocated, a->counters.allocation_count);
-    FLI_VALIDATE(a->counters.used_bytes == allocated * stride, "%s: used bytes %zu are not %zu blocks of %zu", name,
-                 a->counters.used_bytes, allocated, stride);
+    const fli_counters *c = &a->counters;
+    uint64_t live = c->total_allocations - c->total_deallocations;
+    FLI_VALIDATE(allocated == live, "%s: bitmap holds %zu allocated blocks, counters %llu made and %llu freed", name,
+                 allocated, (unsigned long long)c->total_allocations, (unsigned long long)c->total_deallocations);
+    FLI_VALIDATE(p->peak_live >= allocated && p->peak_live <= n, "%s: peak of %zu live blocks is below %zu or above %zu",
+                 name, p->peak_live, allocated, n);
+    FLI_VALIDATE(p->taken_at_reset <= c->total_allocations && c->requested_bytes <= (c->total_allocations - p->taken_at_reset) * stride,
+                 "%s: %llu requested bytes exceed the %llu allocations since the reset", name,
+                 (unsigned long long)c->requested_bytes, (unsigned long long)(c->total_allocations - p->taken_at_reset));
+    FLI_VALIDATE(c->used_bytes == 0 && c->allocation_count == 0 && c->peak_used_bytes == 0 && c->consumed_bytes == 0,
+                 "%s: counters the pool derives (pool_counters) were written", name);
 
     /* Every block below the watermark is either allocated or on the list, once. */
     size_t expected = w - allocated, listed = 0;
@@ -415,6 +439,7 @@ const fli_allocator_ops fli_pool_ops = {
     .allocate = pool_allocate,
     .deallocate = pool_deallocate,
     .reset = pool_reset,
+    .counters = pool_counters,
     .owns = pool_owns,
     .usable_size = pool_usable_size,
     .largest_free = pool_largest_free,

@@ -24,7 +24,7 @@ size_t fli_region_used(const fli_region *r)
 {
     if (r->strategy != FL_ALLOCATOR_POOL) return r->a->counters.used_bytes;
     size_t sum = 0;
-    for (unsigned c = 0; c < r->class_count; c++) sum += r->cls[c].a->counters.used_bytes;
+    for (unsigned c = 0; c < r->class_count; c++) sum += fli_allocator_counters(r->cls[c].a).used_bytes;
     return sum;
 }
 
@@ -35,7 +35,7 @@ size_t fli_region_largest(const fli_region *r)
     case FL_ALLOCATOR_POOL:
         for (unsigned c = r->class_count; c-- > 0;) {
             const fl_allocator *a = r->cls[c].a;
-            if (a->counters.used_bytes + r->cls[c].block <= a->capacity) return r->cls[c].block;
+            if (fli_allocator_counters(a).used_bytes + r->cls[c].block <= a->capacity) return r->cls[c].block;
         }
         return 0;
     case FL_ALLOCATOR_LINEAR:
@@ -172,7 +172,7 @@ static size_t region_count(const fli_region *r)
     if (r->strategy == FL_ALLOCATOR_LINEAR || r->strategy == FL_ALLOCATOR_STACK) return fli_track_count(&r->track);
     if (r->strategy != FL_ALLOCATOR_POOL) return r->a->counters.allocation_count;
     size_t n = 0;
-    for (unsigned c = 0; c < r->class_count; c++) n += r->cls[c].a->counters.allocation_count;
+    for (unsigned c = 0; c < r->class_count; c++) n += fli_allocator_counters(r->cls[c].a).allocation_count;
     return n;
 }
 
@@ -193,8 +193,8 @@ static fl_status validate_region(fl_memory *m, const fli_region *r, size_t *used
         for (unsigned c = 0; c < r->class_count; c++) {
             fl_status st = fl_allocator_validate(r->cls[c].a);
             if (st != FL_OK) return st;
-            FLI_VALIDATE(r->cls[c].a->counters.used_bytes ==
-                             r->cls[c].a->counters.allocation_count * r->cls[c].block,
+            fli_counters k = fli_allocator_counters(r->cls[c].a);
+            FLI_VALIDATE(k.used_bytes == k.allocation_count * r->cls[c].block,
                          "%s pool class %u: used bytes are not whole blocks", name, c);
         }
     } else {

@@ -229,13 +229,15 @@ void fli_reset_region_locked(fl_memory *m, fli_region *r, fli_pending *pending)
     size_t count = 0, used = 0;
     for (unsigned c = 0; c < r->class_count; c++) {
         fl_allocator *a = r->cls[c].a;
-        count += a->counters.allocation_count;
-        used += a->counters.used_bytes;
+        fli_counters before = fli_allocator_counters(a);
+        count += before.allocation_count;
+        used += before.used_bytes;
         fl_allocator_reset(a);
     }
     if (r->a) {
-        count += r->a->counters.allocation_count;
-        used += r->a->counters.used_bytes;
+        fli_counters before = fli_allocator_counters(r->a);
+        count += before.allocation_count;
+        used += before.used_bytes;
         fl_allocator_reset(r->a);
     }
     account_bulk(m, r, count, used, pending);

@@ -134,6 +134,14 @@ typedef struct fli_pool {
     size_t default_limit;
     size_t inverse;           /* (stride >> shift) * inverse == 1 modulo 2^N */
     unsigned shift;           /* trailing zero bits of stride */
+    /* The pool's statistics take fewer stores than fli_count_allocation's (every block
+     * consumes the stride, so most counters follow from two): allocate adds to
+     * base.counters.total_allocations and requested_bytes, free to total_deallocations,
+     * and the rest is derived when read (pool.c, pool_counters); base.counters.used_bytes,
+     * allocation_count, peak_used_bytes and consumed_bytes stay 0. On a W1-style loop the
+     * stores, not the instructions, were what the counters cost. */
+    size_t peak_live;         /* most blocks live at once since create */
+    uint64_t taken_at_reset;  /* total_allocations at the last reset (consumed bytes since) */
 } fli_pool;
 
 /* sizeof(fli_pool) is a multiple of its alignment, which is at least a uint32_t's. */
@@ -179,6 +187,17 @@ static inline bool fli_pool_fits(const fli_pool *p, size_t size, size_t alignmen
     return size - 1u < p->stride && alignment <= p->block_alignment && (alignment & (alignment - 1u)) == 0;
 }
 
+/* Counts one allocation of `size` bytes (see fli_pool's peak_live): two adds, and a
+ * store to the peak only when it grows. */
+static inline void fli_pool_count_take(fli_pool *p, size_t size)
+{
+    fli_counters *c = &p->base.counters;
+    c->total_allocations++;
+    c->requested_bytes += size;
+    size_t live = (size_t)(c->total_allocations - c->total_deallocations);
+    if (live > p->peak_live) p->peak_live = live;
+}
+
 /* Hands out the head of the free list (free_head != NULL): unlinks it, marks it allocated,
  * counts it. The caller has checked size and alignment against the block's. */
 static inline unsigned char *fli_pool_take_head(fli_pool *p, size_t size)
@@ -187,7 +206,7 @@ static inline unsigned char *fli_pool_take_head(fli_pool *p, size_t size)
     p->free_head = fli_pool_next_free(block);
     size_t index = fli_pool_block_index(p, (size_t)((uintptr_t)block - (uintptr_t)p->first));
     fli_pool_bitmap(p)[index / FLI_POOL_WORD_BITS] |= fli_pool_bit(index);
-    fli_count_allocation(&p->base.counters, size, p->stride);
+    fli_pool_count_take(p, size);
     return block;
 }
 
@@ -207,7 +226,7 @@ static inline bool fli_pool_give_back(fli_pool *p, void *ptr)
     *word = flipped;
     FLI_DETAIL_MEMCPY(ptr, &p->free_head, sizeof p->free_head);
     p->free_head = (unsigned char *)ptr;
-    fli_count_deallocation(&p->base.counters, p->stride);
+    p->base.counters.total_deallocations++;
     return true;
 }
 
