@@ -761,6 +761,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.max_allocation = flags & 4u ? (size_t)fz_u16(in) : 0;
     cfg.max_records = flags & 8u ? 1u + fz_u8(in) % 8u : 0;
     cfg.thread_safe = (flags & 1u) != 0;
+    if (flags & 0x20u) {
+        /* Pressure hysteresis of an eighth of each capacity (and of their sum): no input
+         * byte is read for it, so older inputs keep their meaning. validate() checks the
+         * held levels and their bands after every operation. */
+        size_t sum = 0;
+        for (int t = 0; t < FL_MEMORY_TYPE_COUNT; t++) {
+            cfg.pressure[t].hysteresis = cfg.capacity[t] / 8u;
+            sum += cfg.capacity[t];
+        }
+        cfg.total_pressure.hysteresis = sum / 8u;
+    }
     void *backing = NULL;
     if (flags & 0x10u) {
         size_t need = 0;

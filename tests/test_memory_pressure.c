@@ -1,7 +1,7 @@
 /* Pressure levels and callbacks (src/memory/pressure.c): the ratio table and absolute
  * thresholds, per type and for the whole interface; callbacks once per rise, outside the
  * lock (they may allocate, free, register, unregister); the raise-and-retry before a
- * request fails; bad input. */
+ * request fails; bad input; hysteresis (a level that falls only past a margin). */
 #include "memory_test_util.h"
 
 /* One pool class of 64-byte blocks and nothing else: used bytes move in exact steps. */
@@ -381,6 +381,123 @@ static void test_bad_input_and_table(void)
     fl_memory_destroy(m);
 }
 
+/* ---- hysteresis ------------------------------------------------------------------------ */
+
+/* The level a model of fl_pressure_thresholds.hysteresis expects after a change: the table's
+ * level when that is higher than the one held, else the held one as long as the available
+ * bytes minus the margin still reach it, else as far down as they reach. */
+static fl_pressure_level expected_held(fl_pressure_level held, size_t available, size_t total, const size_t thr[4],
+                                       size_t margin)
+{
+    fl_pressure_level table = expected_level(available, total, thr);
+    if (table >= held) return table;
+    fl_pressure_level reach = expected_level(available > margin ? available - margin : 0, total, thr);
+    return reach < held ? reach : held;
+}
+
+static void test_hysteresis(void)
+{
+    const size_t margin = 64 * 64; /* 64 blocks */
+    fl_memory_config c = pool_only(64 * KIB, false);
+    c.pressure[FL_MEMORY_POOL].low = 24000;
+    c.pressure[FL_MEMORY_POOL].medium = 16000;
+    c.pressure[FL_MEMORY_POOL].high = 8000;
+    c.pressure[FL_MEMORY_POOL].critical = 2000;
+    c.pressure[FL_MEMORY_POOL].hysteresis = margin;
+    const size_t thr[4] = {24000, 16000, 8000, 2000};
+    fl_memory *m = make_memory(&c);
+    memset(&rec_low, 0, sizeof rec_low);
+    uint32_t id;
+    CHECK_OK(fl_memory_register_pressure_callback(m, FL_PRESSURE_LOW, record, &rec_low, &id));
+    void *held[1100];
+    size_t n = 0;
+    fill_to(m, FL_PRESSURE_LOW, held, &n);
+    CHECK(rec_low.by_type[FL_MEMORY_POOL] == 1);
+    /* Around the threshold, one block either way: the level holds and nothing fires again
+     * (with no margin each step back up would be a new rise and a new callback). */
+    fl_pressure_info p;
+    for (int i = 0; i < 20; i++) {
+        CHECK_OK(fl_memory_deallocate(m, held[--n]));
+        CHECK_OK(fl_memory_get_pressure(m, FL_MEMORY_POOL, &p));
+        CHECK(p.available_bytes > thr[0] && p.level == FL_PRESSURE_LOW);
+        fl_allocation a;
+        CHECK_OK(fl_memory_allocate_typed(m, 64, FL_MEMORY_POOL, 0, 0, &a));
+        held[n++] = a.ptr;
+        CHECK_OK(fl_memory_validate(m));
+    }
+    CHECK(rec_low.by_type[FL_MEMORY_POOL] == 1);
+    /* It falls exactly when the available bytes pass threshold + margin. */
+    for (;;) {
+        CHECK_OK(fl_memory_deallocate(m, held[--n]));
+        CHECK_OK(fl_memory_get_pressure(m, FL_MEMORY_POOL, &p));
+        if (p.available_bytes > thr[0] + margin) {
+            CHECK(p.level == FL_PRESSURE_NONE);
+            break;
+        }
+        CHECK(p.level == FL_PRESSURE_LOW);
+    }
+    /* Fallen, it rises again at the threshold itself, and that rise is heard. */
+    fill_to(m, FL_PRESSURE_LOW, held, &n);
+    CHECK_OK(fl_memory_get_pressure(m, FL_MEMORY_POOL, &p));
+    CHECK(p.available_bytes <= thr[0] && p.available_bytes + 64 > thr[0]);
+    CHECK(rec_low.by_type[FL_MEMORY_POOL] == 2);
+
+    /* A random walk over every level against the model, validate all along. */
+    harness_rng rng = harness_rng_seeded("hysteresis walk", 0x4a11);
+    fl_pressure_level model = p.level;
+    size_t steps = 20000, refused = 0; /* not scaled: the walk must reach every level */
+    unsigned seen = 0;
+    for (size_t i = 0; i < steps; i++) {
+        /* Drift up for 1,500 steps, then down, 3 steps in 4 the drift's way: every level
+         * is crossed both ways many times, one block at a time, and the pool fills. */
+        bool drift_up = (i / 1500) % 2 == 0;
+        bool up = n == 0 || ((harness_next(&rng) & 3u) != 0) == drift_up;
+        fl_allocation a;
+        if (up && fl_memory_allocate_typed(m, 64, FL_MEMORY_POOL, 0, 0, &a) == FL_OK)
+            held[n++] = a.ptr;
+        else if (up && ++refused && n > 0)
+            CHECK_OK(fl_memory_deallocate(m, held[--n]));
+        else if (n > 0)
+            CHECK_OK(fl_memory_deallocate(m, held[--n]));
+        CHECK_OK(fl_memory_get_pressure(m, FL_MEMORY_POOL, &p));
+        /* A refused request (a full pool) raised the level to Critical for its retry; the
+         * free that followed it in this step recomputed it from the held level. */
+        model = expected_held(model, p.available_bytes, p.total_bytes, thr, margin);
+        CHECK(p.level == model);
+        seen |= 1u << p.level;
+        if (i % 1000 == 0) CHECK_OK(fl_memory_validate(m));
+    }
+    CHECK(seen == 0x1fu && refused > 0); /* every level, and a full pool, were reached */
+    while (n > 0) CHECK_OK(fl_memory_deallocate(m, held[--n]));
+    CHECK_OK(fl_memory_get_pressure(m, FL_MEMORY_POOL, &p));
+    CHECK(p.level == FL_PRESSURE_NONE);
+    CHECK_OK(fl_memory_validate(m));
+    fl_memory_destroy(m);
+
+    /* The table's levels (no absolute thresholds) take a margin too. */
+    fl_memory_config t = pool_only(64 * KIB, false);
+    t.pressure[FL_MEMORY_POOL].hysteresis = margin;
+    m = make_memory(&t);
+    n = 0;
+    fill_to(m, FL_PRESSURE_LOW, held, &n);
+    CHECK_OK(fl_memory_deallocate(m, held[--n]));
+    CHECK_OK(fl_memory_get_pressure(m, FL_MEMORY_POOL, &p));
+    CHECK(p.level == FL_PRESSURE_LOW && p.available_bytes > p.total_bytes / 2);
+    while (n > 0) CHECK_OK(fl_memory_deallocate(m, held[--n]));
+    fl_memory_destroy(m);
+
+    /* A margin beyond the capacity could never let a level fall: refused, nothing made. */
+    fl_memory_config bad = pool_only(64 * KIB, false);
+    bad.pressure[FL_MEMORY_POOL].hysteresis = 64 * KIB + 1;
+    fl_memory *none = NULL;
+    CHECK_STATUS(fl_memory_create(&bad, &none), FL_ERR_INVALID_PARAMETERS);
+    CHECK(none == NULL && message_has("hysteresis"));
+    bad = pool_only(64 * KIB, false);
+    bad.total_pressure.hysteresis = SIZE_MAX;
+    CHECK_STATUS(fl_memory_create(&bad, &none), FL_ERR_INVALID_PARAMETERS);
+    CHECK(none == NULL && message_has("total pressure hysteresis"));
+}
+
 int main(void)
 {
     RUN(test_ratio_levels);
@@ -389,5 +506,6 @@ int main(void)
     RUN(test_callbacks_reenter);
     RUN(test_raise_and_retry);
     RUN(test_bad_input_and_table);
+    RUN(test_hysteresis);
     return harness_finish();
 }

@@ -533,9 +533,17 @@ typedef void (*fl_copy_fn)(void *dst, const void *src, size_t size, void *user);
  * next higher level does). All four 0 means the specification's ratio table instead, as a
  * fraction of the type's (or the interface's) capacity: Low at <= 50 % available, Medium
  * <= 25 %, High <= 10 %, Critical <= 5 %.
+ *
+ * hysteresis (with either kind of threshold; at most the type's capacity, or the sum of
+ * them for total_pressure): a level, once reached, falls only when the available bytes
+ * climb more than this many bytes above the threshold that started it. Levels still rise
+ * exactly at the thresholds. A game streaming around a threshold then gets one callback,
+ * not one per crossing. 0 (every profile's default): levels fall as soon as the available
+ * bytes are back above the threshold, the specification's table as it stands.
  */
 typedef struct fl_pressure_thresholds {
     size_t low, medium, high, critical;
+    size_t hysteresis;
 } fl_pressure_thresholds;
 
 /*

@@ -248,8 +248,12 @@ struct fl_memory {
     bool summary_valid;
     fl_memory_stats summary;
 
-    /* pressure: index FL_MEMORY_TYPE_COUNT is the whole interface */
+    /* pressure: index FL_MEMORY_TYPE_COUNT is the whole interface. budget[i] is the level
+     * the used bytes give (with hysteresis, it depends on the way they came: pressure.c);
+     * level[i] is what callers see, the higher of it and the OS level. */
     fl_pressure_level level[FLI_LEVEL_COUNT];
+    fl_pressure_level budget[FLI_LEVEL_COUNT];
+    size_t hysteresis[FLI_LEVEL_COUNT];
     /* The ordinary used bytes for which level[i] stays what it is: [band_lo, band_hi]. A
      * raised level has an empty band, so the next change recomputes it. */
     size_t band_lo[FLI_LEVEL_COUNT], band_hi[FLI_LEVEL_COUNT];
@@ -447,7 +451,8 @@ static inline void fli_pressure_update(fl_memory *m, fl_memory_type type, fli_pe
 }
 void fli_pressure_raise(fl_memory *m, fl_memory_type type, fli_pending *pending);
 void fli_pressure_dispatch(fl_memory *m, fli_pending *pending);
-fl_pressure_level fli_pressure_level_now(const fl_memory *m, unsigned index);
+/* The pressure state's invariants, for fl_memory_validate. */
+fl_status fli_pressure_validate(const fl_memory *m);
 void fli_pressure_info(const fl_memory *m, unsigned index, fl_pressure_info *out);
 
 /* registry.c */

@@ -8,6 +8,12 @@
  * Critical down. Without absolute thresholds in the configuration they come from the
  * specification's ratio table: 50 %, 25 %, 10 % and 5 % of the capacity.
  *
+ * Hysteresis (fl_pressure_thresholds.hysteresis = h bytes, 0 by default): a level L, once
+ * reached, is held while the available bytes minus h still reach it, so it falls only
+ * past its threshold + h; rising is unchanged. The level the used bytes give is then not a
+ * function of them alone: budget[i] holds it, and budget_after moves it. Its band (below)
+ * is just h lower at the bottom, so a change still costs two compares.
+ *
  * Every call that changes a type's used bytes recomputes that type's level and the whole
  * interface's: four compares each. A rise is queued in the caller's fli_pending (under the
  * lock); fli_pressure_dispatch runs after the lock is released and calls each callback
@@ -72,17 +78,43 @@ static size_t used_ordinary(const fl_memory *m, unsigned index)
     return m->types[index].used - (index == FL_MEMORY_SYSTEM ? m->reserve_used : 0);
 }
 
-static inline fl_pressure_level level_of(const fl_memory *m, unsigned index)
+/* The table's level at `used` ordinary bytes (past the total: none available). */
+static inline fl_pressure_level level_at(const fl_memory *m, unsigned index, size_t used)
 {
     size_t total = m->pressure_total[index];
     if (total == 0) return FL_PRESSURE_NONE;
-    size_t available = total - used_ordinary(m, index);
+    size_t available = used < total ? total - used : 0;
     const size_t *t = m->threshold[index];
     if (available <= t[3]) return FL_PRESSURE_CRITICAL;
     if (available <= t[2]) return FL_PRESSURE_HIGH;
     if (available <= t[1]) return FL_PRESSURE_MEDIUM;
     if (available <= t[0]) return FL_PRESSURE_LOW;
     return FL_PRESSURE_NONE;
+}
+
+static inline fl_pressure_level level_of(const fl_memory *m, unsigned index)
+{
+    return level_at(m, index, used_ordinary(m, index));
+}
+
+/* The level the used bytes hold when hysteresis[index] = h: the table's level at used + h,
+ * the lowest a held level may fall to now (level_at is monotonic in used). */
+static inline fl_pressure_level level_held(const fl_memory *m, unsigned index)
+{
+    size_t used = used_ordinary(m, index), h = m->hysteresis[index];
+    return level_at(m, index, used > SIZE_MAX - h ? SIZE_MAX : used + h);
+}
+
+/* The budget level after a change of used bytes, from the one held before: the table's
+ * level when that is higher (levels rise at the thresholds), else the held one as long as
+ * used + h still reaches it, else as far down as used + h reaches. With h = 0 this is the
+ * table's level. */
+static fl_pressure_level budget_after(const fl_memory *m, unsigned index, fl_pressure_level before)
+{
+    fl_pressure_level table = level_of(m, index);
+    if (table >= before) return table;
+    fl_pressure_level held = level_held(m, index);
+    return held < before ? held : before;
 }
 
 /* A present level is never below the OS level; a type without a region stays None. */
@@ -92,9 +124,24 @@ static inline fl_pressure_level effective(const fl_memory *m, unsigned index, fl
     return m->os_sample.level > budget ? m->os_sample.level : budget;
 }
 
-fl_pressure_level fli_pressure_level_now(const fl_memory *m, unsigned index)
+fl_status fli_pressure_validate(const fl_memory *m)
 {
-    return effective(m, index, level_of(m, index));
+    for (unsigned i = 0; i < FLI_LEVEL_COUNT; i++) {
+        fl_pressure_level budget = m->budget[i], table = level_of(m, i), held = level_held(m, i);
+        FLI_VALIDATE(budget >= table && budget <= held,
+                     "pressure of index %u: budget level %u outside what the used bytes allow (%u..%u)", i,
+                     (unsigned)budget, (unsigned)table, (unsigned)held);
+        /* The band is where the held level stays: the used bytes lie in it, or it is empty
+         * (a level raised by a refused request, recomputed at the next change). */
+        size_t used = m->pressure_total[i] ? used_ordinary(m, i) : 0;
+        FLI_VALIDATE(m->band_lo[i] > m->band_hi[i] || (used >= m->band_lo[i] && used <= m->band_hi[i]),
+                     "pressure of index %u: used bytes %zu outside the band %zu..%zu of their level", i, used,
+                     m->band_lo[i], m->band_hi[i]);
+        fl_pressure_level now = effective(m, i, budget);
+        FLI_VALIDATE(m->level[i] == now || m->level[i] == FL_PRESSURE_CRITICAL,
+                     "pressure level %u of index %u should be %u", (unsigned)m->level[i], i, (unsigned)now);
+    }
+    return FL_OK;
 }
 
 void fli_pressure_info(const fl_memory *m, unsigned index, fl_pressure_info *out)
@@ -123,8 +170,10 @@ static void set_band(fl_memory *m, unsigned index, fl_pressure_level level)
         m->band_hi[index] = SIZE_MAX;
         return;
     }
-    /* level_of is monotonic in used: level L holds from start_of(L) to start_of(L + 1) - 1. */
-    m->band_lo[index] = level == FL_PRESSURE_NONE ? 0 : start_of(m, index, (unsigned)level);
+    /* level_at is monotonic in used: level L holds from start_of(L) to start_of(L + 1) - 1,
+     * and with hysteresis h from start_of(L) - h (budget_after). */
+    size_t lo = level == FL_PRESSURE_NONE ? 0 : start_of(m, index, (unsigned)level), h = m->hysteresis[index];
+    m->band_lo[index] = lo > h ? lo - h : 0;
     m->band_hi[index] = level == FL_PRESSURE_CRITICAL ? SIZE_MAX : start_of(m, index, (unsigned)level + 1) - 1;
 }
 
@@ -137,10 +186,12 @@ void fli_pressure_setup(fl_memory *m, const fl_memory_config *cfg)
             total -= fli_region_capacity(&m->regions[FLI_RESERVE]);
         m->pressure_total[t] = total;
         thresholds_from(&cfg->pressure[t], total, m->threshold[t]);
+        m->hysteresis[t] = cfg->pressure[t].hysteresis;
         sum += total;
     }
     m->pressure_total[FL_MEMORY_TYPE_COUNT] = sum;
     thresholds_from(&cfg->total_pressure, sum, m->threshold[FL_MEMORY_TYPE_COUNT]);
+    m->hysteresis[FL_MEMORY_TYPE_COUNT] = cfg->total_pressure.hysteresis;
     m->os_enabled = cfg->os_pressure;
     uint32_t ms = cfg->os_pressure_interval_ms != 0 ? cfg->os_pressure_interval_ms : 250u;
     m->os_interval_ns = (uint64_t)ms * 1000000u;
@@ -149,6 +200,7 @@ void fli_pressure_setup(fl_memory *m, const fl_memory_config *cfg)
     memset(&m->os_sample, 0, sizeof m->os_sample);
     for (unsigned i = 0; i < FLI_LEVEL_COUNT; i++) {
         fl_pressure_level budget = level_of(m, i);
+        m->budget[i] = budget;
         m->level[i] = effective(m, i, budget);
         set_band(m, i, budget);
     }
@@ -166,8 +218,9 @@ static void queue(fl_memory *m, unsigned index, fl_pressure_level from, fli_pend
 
 void fli_pressure_recompute(fl_memory *m, unsigned index, fli_pending *pending)
 {
-    fl_pressure_level budget = level_of(m, index), before = m->level[index];
+    fl_pressure_level budget = budget_after(m, index, m->budget[index]), before = m->level[index];
     fl_pressure_level now = effective(m, index, budget);
+    m->budget[index] = budget;
     m->level[index] = now;
     set_band(m, index, budget);
     if (now > before) queue(m, index, before, pending);
@@ -223,7 +276,7 @@ static bool os_sample(fl_memory *m, uint64_t now, fli_pending *pending)
         /* An empty band: raised to Critical by a failing request, left so until its used
          * bytes change (the public contract). */
         if (m->band_lo[i] > m->band_hi[i]) continue;
-        fl_pressure_level before = m->level[i], now_level = effective(m, i, level_of(m, i));
+        fl_pressure_level before = m->level[i], now_level = effective(m, i, m->budget[i]);
         m->level[i] = now_level;
         if (now_level > before) queue(m, i, before, pending);
     }

@@ -222,8 +222,13 @@ fl_status fl_memory_config_default(fl_platform platform, fl_memory_config *out)
 
 /* Non-zero thresholds must not increase from Low to Critical; a 0 leaves that level
  * without a threshold of its own (it starts where the next higher level does). */
-static fl_status check_thresholds(const fl_pressure_thresholds *p, const char *what)
+/* capacity: the bytes the thresholds apply to (the type's, or the sum for total). */
+static fl_status check_thresholds(const fl_pressure_thresholds *p, size_t capacity, const char *what)
 {
+    if (p->hysteresis > capacity)
+        return fli_fail(FL_ERR_INVALID_PARAMETERS,
+                        "%s pressure hysteresis %zu exceeds its capacity %zu: its levels could never fall", what,
+                        p->hysteresis, capacity);
     const size_t t[4] = {p->low, p->medium, p->high, p->critical};
     bool ordered = true;
     for (int i = 0; i < 4; i++)
@@ -241,6 +246,7 @@ fl_status fli_check_config(const fl_memory_config *c)
     if ((unsigned)c->profile > (unsigned)FL_PLATFORM_DESKTOP)
         return fli_fail(FL_ERR_INVALID_PARAMETERS, "profile %d is not a known platform", (int)c->profile);
     bool any = false;
+    size_t capacity_sum = 0;
     for (unsigned t = 0; t < FL_MEMORY_TYPE_COUNT; t++) {
         const char *name = fl_memory_type_str((fl_memory_type)t);
         unsigned s = (unsigned)c->strategy[t];
@@ -253,9 +259,10 @@ fl_status fli_check_config(const fl_memory_config *c)
         if ((unsigned)c->fallback[t] > (unsigned)FL_MEMORY_TYPE_COUNT)
             return fli_fail(FL_ERR_INVALID_PARAMETERS, "fallback %d of the %s type is not a memory type", (int)c->fallback[t],
                             name);
-        fl_status st = check_thresholds(&c->pressure[t], name);
+        fl_status st = check_thresholds(&c->pressure[t], c->capacity[t], name);
         if (st != FL_OK) return st;
         if (c->capacity[t] == 0) continue;
+        capacity_sum = c->capacity[t] > SIZE_MAX - capacity_sum ? SIZE_MAX : capacity_sum + c->capacity[t];
         any = true;
         fl_allocator_type strategy = c->strategy[t] == FL_ALLOCATOR_AUTO ? fli_default_strategy((fl_memory_type)t)
                                                                            : c->strategy[t];
@@ -270,7 +277,7 @@ fl_status fli_check_config(const fl_memory_config *c)
                             name);
     }
     if (!any) return fli_fail(FL_ERR_INVALID_PARAMETERS, "no memory type has a capacity");
-    fl_status st = check_thresholds(&c->total_pressure, "total");
+    fl_status st = check_thresholds(&c->total_pressure, capacity_sum, "total");
     if (st != FL_OK) return st;
 
     size_t previous = 0;

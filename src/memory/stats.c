@@ -282,12 +282,8 @@ static fl_status validate_locked(fl_memory *m)
         FLI_VALIDATE(c->total_allocations - c->total_deallocations == (uint64_t)c->allocation_count,
                      "%s handle: live count does not match its allocations and deallocations", name);
     }
-    for (unsigned i = 0; i < FLI_LEVEL_COUNT; i++) {
-        fl_pressure_level now = fli_pressure_level_now(m, i);
-        FLI_VALIDATE(m->level[i] == now || m->level[i] == FL_PRESSURE_CRITICAL,
-                     "pressure level %u of index %u should be %u", (unsigned)m->level[i], i, (unsigned)now);
-    }
-    fl_status st = fli_registry_validate(m);
+    fl_status st = fli_pressure_validate(m);
+    if (st == FL_OK) st = fli_registry_validate(m);
     if (st == FL_OK && FLI_DEBUG_ON(m)) st = fli_debug_validate(m);
     return st;
 }
