@@ -164,6 +164,9 @@ typedef struct bench_backend {
     fl_memory_type memory_type;
     size_t memory_system_bytes;
     bool memory_thread_safe;
+    /* Not an allocator (row "cold-lines", W4): the replay gets the pre-faulted arena in
+     * bench_run and times three writes to random cache lines per allocation instead. */
+    bool cold_lines;
 } bench_backend;
 
 /* The state of one replay: the allocator under test and what the replay observed. */
@@ -173,6 +176,8 @@ typedef struct bench_run {
     fl_memory *m;      /* non-NULL: the memory interface */
     fl_memory_type memory_type;
     void *floor_head;  /* BENCH_FLOOR: the bare list's first block, or NULL */
+    unsigned char *arena; /* cold_lines rows: the arena, arena_bytes long */
+    size_t arena_bytes;
     uint64_t checksum; /* sum of the bytes read back from blocks before they are freed */
     uint64_t ooms;     /* allocations refused for lack of memory */
     bool failed;       /* a real error: see `error` */

@@ -101,6 +101,9 @@ static int replay_once(const bench_backend *backend, unsigned char *arena, bench
                      fl_status_str(status), fl_last_error()->message);
             return status == FL_ERR_NOT_SUPPORTED ? 1 : -1;
         }
+    } else if (backend->cold_lines) {
+        run->arena = arena;
+        run->arena_bytes = backend->arena_bytes;
     } else if (!backend->libc) {
         fl_allocator_config config;
         memset(&config, 0, sizeof config);

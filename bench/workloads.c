@@ -15,7 +15,9 @@
  * Rows labelled "-inline" replay the same ops through <flight/memory_fast.h> (pool in W1,
  * linear in W2), in a loop of their own so that a profile tells the two paths apart.
  * "pool-floor" (W1) is the harness's floor: the same loop over a bare LIFO list of the
- * pool's blocks with no check and no statistic (bench.h, BENCH_FLOOR).
+ * pool's blocks with no check and no statistic (bench.h, BENCH_FLOOR). "cold-lines" (W4)
+ * is a reference for the tail: three writes to random cache lines of the arena per
+ * allocation, no allocator (w4_replay_cold_lines).
  *
  * W1..W3 also run through the memory interface (issue #3), in the same run as the C
  * library: W1 as Pool-type requests, W2 as Temporary-type requests with a frame freed by
@@ -59,9 +61,9 @@
 #define W3_LARGE_SHARE 0.01
 
 /* A backend row of one allocator (or the C library): the memory-interface fields unused. */
-#define ROW(...) {__VA_ARGS__, BENCH_CALL, false, FL_MEMORY_SYSTEM, 0, false}
+#define ROW(...) {__VA_ARGS__, BENCH_CALL, false, FL_MEMORY_SYSTEM, 0, false, false}
 /* The same, called through <flight/memory_fast.h> (path: BENCH_POOL_FAST, BENCH_LINEAR_FAST). */
-#define ROW_VIA(path, ...) {__VA_ARGS__, path, false, FL_MEMORY_SYSTEM, 0, false}
+#define ROW_VIA(path, ...) {__VA_ARGS__, path, false, FL_MEMORY_SYSTEM, 0, false, false}
 
 /* A buddy allocator manages a power-of-two span: the extra sixteenth leaves room for its
  * control block and metadata beside a span of the nominal size. */
@@ -459,10 +461,59 @@ static void w5_replay(bench_run *run, const void *data, bench_rep *out)
     out->pairs = w->ops;
 }
 
+/*
+ * A reference for W4, not an allocator (row "cold-lines"): each slot owns one cache line of
+ * the arena (the slots spread evenly over all of it); a timed "allocation" writes two
+ * random lines of the arena and returns the slot's line, which the loop then writes like
+ * any block: three lines per allocation, none of them likely to be cached. Its latencies
+ * are what cold memory costs on this machine (caches, TLB, the virtual machine under it)
+ * in an arena this size: an allocator's tail should grow with the live set no faster than
+ * this row's does. The same bytes are read and written as in every other row, so the
+ * checksum matches.
+ */
+static void w4_replay_cold_lines(bench_run *run, const w3_data *w, bench_rep *out)
+{
+    unsigned char **slot = w->slot;
+    uint32_t *latency = w->latency;
+    const uint64_t overhead = w->overhead_ns;
+    size_t lines = run->arena_bytes / 64u, spread = lines / w->slots ? lines / w->slots : 1u;
+    uint64_t x = 0x9E3779B97F4A7C15u; /* xorshift64: a few instructions per draw */
+    for (size_t i = 0; i < w->slots; i++) {
+        slot[i] = run->arena + (i * spread % lines) * 64u;
+        *slot[i] = (unsigned char)i;
+    }
+    uint64_t start = bench_now_ns();
+    for (size_t k = 0; k < w->ops; k++) {
+        uint32_t i = w->op_slot[k];
+        run->checksum += *slot[i]; /* as bench_release reads a block before freeing it */
+        uint64_t t0 = bench_now_ns();
+        for (int touch = 0; touch < 2; touch++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            run->arena[(x % lines) * 64u + 32u]++; /* byte 32: never a slot's checksum byte */
+        }
+        unsigned char *p = run->arena + (i * spread % lines) * 64u;
+        uint64_t t1 = bench_now_ns();
+        uint64_t ns = t1 - t0 > overhead ? t1 - t0 - overhead : 0;
+        latency[k] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
+        *p = (unsigned char)k;
+    }
+    uint64_t end = bench_now_ns();
+    for (size_t i = 0; i < w->slots; i++) run->checksum += *slot[i];
+    out->ns_per_pair = (double)(end - start) / (double)w->ops;
+    out->pairs = w->ops;
+    bench_percentiles(latency, w->ops, out->pct_ns);
+}
+
 /* W3's ops with a clock read around each allocation (the frees are not timed). */
 static void w4_replay(bench_run *run, const void *data, bench_rep *out)
 {
     const w3_data *w = data;
+    if (run->backend->cold_lines) {
+        w4_replay_cold_lines(run, w, out);
+        return;
+    }
     unsigned char **slot = w->slot;
     uint32_t *latency = w->latency;
     const uint64_t overhead = w->overhead_ns;
@@ -572,6 +623,8 @@ bool bench_w3_w4(const bench_config *cfg, bench_table *w3, bench_table *w4, benc
                 ROW("buddy", false, FL_ALLOCATOR_BUDDY, buddy_arena, 0, false),
                 ROW(BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false),
                 bench_memory_backend("fl_memory/system", FL_MEMORY_SYSTEM, fl_arena, false),
+                {"cold-lines", false, FL_ALLOCATOR_AUTO, fl_arena, 0, false, BENCH_CALL, false, FL_MEMORY_SYSTEM,
+                 0, false, true},
             };
             measure_all(cfg, w4, "W4", backends, sizeof backends / sizeof backends[0], w4_replay, &w);
             bench_table_finish(w4);
