@@ -453,12 +453,15 @@ static void test_hysteresis(void)
         bool drift_up = (i / 1500) % 2 == 0;
         bool up = n == 0 || ((harness_next(&rng) & 3u) != 0) == drift_up;
         fl_allocation a;
-        if (up && fl_memory_allocate_typed(m, 64, FL_MEMORY_POOL, 0, 0, &a) == FL_OK)
-            held[n++] = a.ptr;
-        else if (up && ++refused && n > 0)
-            CHECK_OK(fl_memory_deallocate(m, held[--n]));
-        else if (n > 0)
-            CHECK_OK(fl_memory_deallocate(m, held[--n]));
+        bool served = false;
+        if (up) {
+            served = fl_memory_allocate_typed(m, 64, FL_MEMORY_POOL, 0, 0, &a) == FL_OK;
+            if (served)
+                held[n++] = a.ptr;
+            else
+                refused++;
+        }
+        if (!served && n > 0) CHECK_OK(fl_memory_deallocate(m, held[--n]));
         CHECK_OK(fl_memory_get_pressure(m, FL_MEMORY_POOL, &p));
         /* A refused request (a full pool) raised the level to Critical for its retry; the
          * free that followed it in this step recomputed it from the held level. */

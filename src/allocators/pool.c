@@ -397,11 +397,12 @@ static fl_status pool_validate(const fl_allocator *a)
     uint64_t live = c->total_allocations - c->total_deallocations;
     FLI_VALIDATE(allocated == live, "%s: bitmap holds %zu allocated blocks, counters %llu made and %llu freed", name,
                  allocated, (unsigned long long)c->total_allocations, (unsigned long long)c->total_deallocations);
-    FLI_VALIDATE(p->peak_live >= allocated && p->peak_live <= n, "%s: peak of %zu live blocks is below %zu or above %zu",
-                 name, p->peak_live, allocated, n);
-    FLI_VALIDATE(p->taken_at_reset <= c->total_allocations && c->requested_bytes <= (c->total_allocations - p->taken_at_reset) * stride,
+    FLI_VALIDATE(p->peak_live >= allocated && p->peak_live <= n,
+                 "%s: peak of %zu live blocks is below %zu or above %zu", name, p->peak_live, allocated, n);
+    uint64_t since_reset = c->total_allocations - p->taken_at_reset;
+    FLI_VALIDATE(p->taken_at_reset <= c->total_allocations && c->requested_bytes <= since_reset * stride,
                  "%s: %llu requested bytes exceed the %llu allocations since the reset", name,
-                 (unsigned long long)c->requested_bytes, (unsigned long long)(c->total_allocations - p->taken_at_reset));
+                 (unsigned long long)c->requested_bytes, (unsigned long long)since_reset);
     FLI_VALIDATE(c->used_bytes == 0 && c->allocation_count == 0 && c->peak_used_bytes == 0 && c->consumed_bytes == 0,
                  "%s: counters the pool derives (pool_counters) were written", name);
 
