@@ -3,8 +3,9 @@
  *
  * The first input bytes build a configuration (fuzz/README.md): a small capacity per type
  * (or none), the strategy of each type (AUTO or any of the six), an emergency reserve,
- * max_allocation, max_records, thread_safe, and either the platform's pages or a caller
- * block (backing_memory, sized by fl_memory_backing_size). A configuration create refuses
+ * max_allocation, max_records, thread_safe, pressure hysteresis (an eighth of each
+ * capacity, or none), and either the platform's pages or a caller block (backing_memory,
+ * sized by fl_memory_backing_size). A configuration create refuses
  * must be refused with FL_ERR_INVALID_PARAMETERS and *out untouched; then the input ends.
  *
  * Each following byte picks an operation: allocate (the three entry points; sizes from 1
