@@ -493,7 +493,7 @@ static void w4_replay_cold_lines(bench_run *run, const w3_data *w, bench_rep *ou
             x ^= x << 17;
             run->arena[(x % lines) * 64u + 32u]++; /* byte 32: never a slot's checksum byte */
         }
-        unsigned char *p = run->arena + (i * spread % lines) * 64u;
+        unsigned char *p = slot[i]; /* the slot's own line, as at the start */
         uint64_t t1 = bench_now_ns();
         uint64_t ns = t1 - t0 > overhead ? t1 - t0 - overhead : 0;
         latency[k] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;

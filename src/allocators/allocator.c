@@ -262,8 +262,7 @@ void fl_allocator_reset(fl_allocator *a)
     if (a == NULL) return;
     lock_if_shared(a);
     a->ops->reset(a);
-    /* A strategy that derives its counters (ops->counters) keeps used and count at 0 and
-     * has just balanced what it keeps: this subtracts nothing from it. */
+    /* What the strategy's reset left counted live is freed now (see ops->reset). */
     fli_count_bulk_release(&a->counters, a->counters.allocation_count, a->counters.used_bytes);
     a->counters.requested_bytes = 0;
     a->counters.consumed_bytes = 0;

@@ -38,8 +38,9 @@ struct fli_allocator_ops {
     fl_status (*init)(void *memory, size_t size, const fl_allocator_config *cfg, fl_allocator **out);
     fl_status (*allocate)(fl_allocator *a, size_t size, size_t alignment, void **out);
     fl_status (*deallocate)(fl_allocator *a, void *ptr);
-    /* Counters' used/count are zeroed by allocator.c (when `counters` is set, reset keeps
-     * what it derives from exact instead). */
+    /* Frees every live allocation. Whatever base.counters still counts live afterwards,
+     * allocator.c counts as freed; a strategy that counts the frees itself (the pool, whose
+     * live count is derived; the interface's handles) leaves nothing there. */
     void (*reset)(fl_allocator *a);
     /* NULL: base.counters is exact. Otherwise the full counters, derived from what the
      * strategy keeps (every field exact, as fli_count_* would have kept them). */

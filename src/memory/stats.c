@@ -35,7 +35,7 @@ size_t fli_region_largest(const fli_region *r)
     case FL_ALLOCATOR_POOL:
         for (unsigned c = r->class_count; c-- > 0;) {
             const fl_allocator *a = r->cls[c].a;
-            if (fli_allocator_counters(a).used_bytes + r->cls[c].block <= a->capacity) return r->cls[c].block;
+            if (a->ops->largest_free(a) != 0) return r->cls[c].block; /* it has a free block */
         }
         return 0;
     case FL_ALLOCATOR_LINEAR:
