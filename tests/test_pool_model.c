@@ -17,7 +17,7 @@ typedef struct model {
     unsigned char *first; /* block 0 */
     size_t stride, align, n;
     live_block *live; /* live[0..count) */
-    size_t count;
+    size_t count, peak; /* peak: most blocks live at once since create, resets included */
     size_t *slot; /* per block: position in live + 1, 0 when free */
     uint64_t allocations, deallocations, failed, requested, consumed, next_id;
     unsigned char *last_freed; /* LIFO: the next allocation returns it */
@@ -45,6 +45,7 @@ static void compare_stats(const model *m)
     fl_allocator_get_stats(m->a, &s);
     CHECK_EQ_SIZE(s.allocation_count, m->count);
     CHECK_EQ_SIZE(s.used_bytes, m->count * m->stride);
+    CHECK_EQ_SIZE(s.peak_used_bytes, m->peak * m->stride);
     CHECK_EQ_SIZE(s.total_capacity, m->n * m->stride);
     CHECK_EQ_SIZE(s.largest_free_block, m->count < m->n ? m->stride : 0);
     CHECK(s.total_allocations == m->allocations && s.total_deallocations == m->deallocations);
@@ -84,6 +85,7 @@ static void model_allocate(model *m, harness_rng *rng)
     harness_fill(block, size, b.id);
     m->live[m->count] = b;
     m->slot[index] = ++m->count;
+    if (m->count > m->peak) m->peak = m->count;
     m->allocations++;
     m->requested += size;
     m->consumed += m->stride;
@@ -186,6 +188,7 @@ static void run_model(const char *what, size_t block_size, size_t align, size_t 
     m.slot = (size_t *)calloc(m.n, sizeof *m.slot);
     CHECK(m.live != NULL && m.slot != NULL);
     m.allocations = m.deallocations = 1; /* the probe, released by reset */
+    m.peak = 1;
 
     unsigned alloc_percent = 50;
     uint64_t phase_left = 0, resets = 0, wrongs = 0, ooms = 0;

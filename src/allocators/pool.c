@@ -46,11 +46,17 @@
  *   default_limit is stride when block_alignment >= FL_ALIGN_DEFAULT, else 0;
  * - no bit at or above the watermark is set in words the watermark has reached;
  * - popcount(bits below the watermark) == total_allocations - total_deallocations (the
- *   live count; used bytes are that times the stride, see pool_counters), peak_live lies
- *   between it and n, and the counters the pool derives are never written;
+ *   live count; used bytes are that times the stride, see pool_counters), the peak
+ *   (below) lies between it and n, and the counters the pool derives are never written;
  * - the free list (followed for at most watermark steps, so a cycle is caught) links only
  *   block starts below the watermark whose bit is clear, and its length is
  *   watermark - popcount: free-list length + (n - watermark) + popcount == n.
+ *
+ * The peak: since the last reset, the most blocks live at once is the watermark, so the
+ * hot path keeps no peak. Blocks below the watermark are live or on the free list, so
+ * live <= watermark always; and the watermark only moves when the list is empty, i.e.
+ * when every block below it is live, and the block it hands out makes live == watermark.
+ * Reset folds it into peak_before_reset; the peak since create is the larger of the two.
  *
  * The control block (fli_pool) and the common allocate and free (fli_pool_take_head,
  * fli_pool_give_back) are in include/flight/detail/allocators.h, shared with allocator.c
@@ -297,11 +303,18 @@ static fl_status pool_deallocate(fl_allocator *a, void *ptr)
     return refuse_pointer(p, ptr, "double free");
 }
 
+/* The most blocks live at once since create (see "The peak" at the top). */
+static size_t peak_live(const pool *p)
+{
+    return p->watermark > p->peak_before_reset ? p->watermark : p->peak_before_reset;
+}
+
 static void pool_reset(fl_allocator *a)
 {
     pool *p = as_pool(a);
     /* The bitmap is not cleared: it counts only below the watermark, and allocate clears
      * each word as the watermark enters it. */
+    p->peak_before_reset = peak_live(p);
     p->watermark = 0;
     p->free_head = NULL;
     FLI_POISON(p->first, a->capacity);
@@ -310,15 +323,15 @@ static void pool_reset(fl_allocator *a)
     p->taken_at_reset = a->counters.total_allocations;
 }
 
-/* The full counters from the ones the pool keeps (fli_pool, peak_live): every block
- * consumes the stride, so used, peak and consumed bytes are block counts times it. */
+/* The full counters from the ones the pool keeps (fli_pool): every block consumes the
+ * stride, so used, peak and consumed bytes are block counts times it. */
 static fli_counters pool_counters(const fl_allocator *a)
 {
     const pool *p = as_const_pool(a);
     fli_counters c = a->counters;
     c.allocation_count = (size_t)(c.total_allocations - c.total_deallocations);
     c.used_bytes = c.allocation_count * p->stride;
-    c.peak_used_bytes = p->peak_live * p->stride;
+    c.peak_used_bytes = peak_live(p) * p->stride;
     c.consumed_bytes = (c.total_allocations - p->taken_at_reset) * p->stride;
     return c;
 }
@@ -397,8 +410,8 @@ static fl_status pool_validate(const fl_allocator *a)
     uint64_t live = c->total_allocations - c->total_deallocations;
     FLI_VALIDATE(allocated == live, "%s: bitmap holds %zu allocated blocks, counters %llu made and %llu freed", name,
                  allocated, (unsigned long long)c->total_allocations, (unsigned long long)c->total_deallocations);
-    FLI_VALIDATE(p->peak_live >= allocated && p->peak_live <= n,
-                 "%s: peak of %zu live blocks is below %zu or above %zu", name, p->peak_live, allocated, n);
+    FLI_VALIDATE(p->peak_before_reset <= n, "%s: peak of %zu live blocks before the reset is above %zu", name,
+                 p->peak_before_reset, n);
     uint64_t since_reset = c->total_allocations - p->taken_at_reset;
     FLI_VALIDATE(p->taken_at_reset <= c->total_allocations && c->requested_bytes <= since_reset * stride,
                  "%s: %llu requested bytes exceed the %llu allocations since the reset", name,

@@ -139,8 +139,9 @@ typedef struct fli_pool {
      * base.counters.total_allocations and requested_bytes, free to total_deallocations,
      * and the rest is derived when read (pool.c, pool_counters); base.counters.used_bytes,
      * allocation_count, peak_used_bytes and consumed_bytes stay 0. On a W1-style loop the
-     * stores, not the instructions, were what the counters cost. */
-    size_t peak_live;         /* most blocks live at once since create */
+     * stores, not the instructions, were what the counters cost. The peak costs nothing
+     * on the hot path: since the last reset it is the watermark (pool.c, "The peak"). */
+    size_t peak_before_reset; /* most blocks live at once from create to the last reset */
     uint64_t taken_at_reset;  /* total_allocations at the last reset (consumed bytes since) */
 } fli_pool;
 
@@ -187,15 +188,12 @@ static inline bool fli_pool_fits(const fli_pool *p, size_t size, size_t alignmen
     return size - 1u < p->stride && alignment <= p->block_alignment && (alignment & (alignment - 1u)) == 0;
 }
 
-/* Counts one allocation of `size` bytes (see fli_pool's peak_live): two adds, and a
- * store to the peak only when it grows. */
+/* Counts one allocation of `size` bytes: two adds (see fli_pool's counters). */
 static inline void fli_pool_count_take(fli_pool *p, size_t size)
 {
     fli_counters *c = &p->base.counters;
     c->total_allocations++;
     c->requested_bytes += size;
-    size_t live = (size_t)(c->total_allocations - c->total_deallocations);
-    if (live > p->peak_live) p->peak_live = live;
 }
 
 /* Hands out the head of the free list (free_head != NULL): unlinks it, marks it allocated,
