@@ -32,20 +32,27 @@ static fl_allocator_stats stats_of(const fl_allocator *a)
     return s;
 }
 
-/* Three neighbours A, B, C of one size class with B freed: B is alone in its list, so both
- * its links are "none". `link` (0: next, 1: previous) of B is what the test overwrites. */
+/* Neighbours A, B, C of one size class with B freed; `link` (0: next, 1: previous) of B is
+ * what the test overwrites.
+ * - next: B is alone in its list, so both its links are "none".
+ * - previous: a list's head keeps no previous link (list_pop_head), so B must not be the
+ *   head: D (after C, kept apart from the rest of the heap by E) is freed after B and heads
+ *   the list, and B's previous link points at it. Taking D then checks B's link back. */
 static void run_case(int link)
 {
     void *buffer = malloc(HEAP_BYTES);
     CHECK(buffer != NULL);
     fl_allocator *a = make(buffer);
-    void *pa = NULL, *pb = NULL, *pc = NULL;
+    void *pa = NULL, *pb = NULL, *pc = NULL, *pd = NULL, *pe = NULL;
     CHECK_STATUS(fl_allocator_allocate(a, 64, 0, &pa), FL_OK);
     CHECK_STATUS(fl_allocator_allocate(a, 64, 0, &pb), FL_OK);
     CHECK_STATUS(fl_allocator_allocate(a, 64, 0, &pc), FL_OK);
+    CHECK_STATUS(fl_allocator_allocate(a, 64, 0, &pd), FL_OK);
+    CHECK_STATUS(fl_allocator_allocate(a, 64, 0, &pe), FL_OK);
     memset(pa, 0xAA, 64);
     memset(pc, 0xCC, 64);
     CHECK_STATUS(fl_allocator_deallocate(a, pb), FL_OK);
+    if (link == 1) CHECK_STATUS(fl_allocator_deallocate(a, pd), FL_OK);
     CHECK_STATUS(fl_allocator_validate(a), FL_OK);
 
     uintptr_t words[2];
@@ -57,7 +64,7 @@ static void run_case(int link)
     /* "None" is stored XOR the heap's secret, never as 0. */
     CHECK(words[0] != 0 && words[1] != 0);
 #else
-    CHECK(words[0] == 0 && words[1] == 0);
+    CHECK(words[0] == 0 && (link == 1 ? words[1] == (uintptr_t)pd - sizeof(size_t) : words[1] == 0));
 #endif
 
     /* The write after free. */
@@ -66,7 +73,7 @@ static void run_case(int link)
 #ifdef FLMEM_HARDEN_FREELIST
     fl_allocator_stats before = stats_of(a);
     void *p = NULL;
-    /* The allocation that would take B (the only block of its class). */
+    /* The allocation that would take B (next) or D, whose successor B links back (prev). */
     CHECK_STATUS(fl_allocator_allocate(a, 64, 0, &p), FL_ERR_INVALID_STATE);
     CHECK(p == NULL);
     CHECK(strstr(fl_last_error()->message, "corrupted") != NULL);
@@ -97,7 +104,44 @@ static void run_case(int link)
     for (size_t i = 0; i < 64; i++) CHECK(bytes[i] == 0xCC);
     void *again = NULL;
     CHECK_STATUS(fl_allocator_allocate(a, 64, 0, &again), FL_OK);
-    CHECK(again == pb); /* B, the only block of its class */
+    CHECK(again == (link == 1 ? pd : pb)); /* the head of the class's list */
+    if (link == 1) {
+        void *then = NULL;
+        CHECK_STATUS(fl_allocator_allocate(a, 64, 0, &then), FL_OK);
+        CHECK(then == pb); /* B, now the head, whose previous link went stale: not read */
+        CHECK_STATUS(fl_allocator_validate(a), FL_OK);
+        CHECK_STATUS(fl_allocator_deallocate(a, then), FL_OK);
+    }
+    CHECK_STATUS(fl_allocator_deallocate(a, pa), FL_OK);
+    CHECK_STATUS(fl_allocator_deallocate(a, pc), FL_OK);
+    CHECK_STATUS(fl_allocator_deallocate(a, again), FL_OK);
+    CHECK_STATUS(fl_allocator_deallocate(a, pe), FL_OK);
+    if (link == 0) CHECK_STATUS(fl_allocator_deallocate(a, pd), FL_OK);
+    CHECK_STATUS(fl_allocator_validate(a), FL_OK);
+    CHECK_EQ_SIZE(stats_of(a).used_bytes, 0u);
+    fl_allocator_destroy(a);
+    free(buffer);
+}
+
+/* A list head's previous link is never read or written through, so a write after free
+ * into it harms nothing: validate passes and the block is handed out as usual. */
+static void test_head_prev_link_unused(void)
+{
+    void *buffer = malloc(HEAP_BYTES);
+    CHECK(buffer != NULL);
+    fl_allocator *a = make(buffer);
+    void *pa = NULL, *pb = NULL, *pc = NULL;
+    CHECK_STATUS(fl_allocator_allocate(a, 64, 0, &pa), FL_OK);
+    CHECK_STATUS(fl_allocator_allocate(a, 64, 0, &pb), FL_OK);
+    CHECK_STATUS(fl_allocator_allocate(a, 64, 0, &pc), FL_OK);
+    CHECK_STATUS(fl_allocator_deallocate(a, pb), FL_OK); /* B heads its list alone */
+    uintptr_t bad = (uintptr_t)0x4141414141414141u;
+    FLI_OPEN(pb, 2 * sizeof(uintptr_t));
+    memcpy((unsigned char *)pb + sizeof(uintptr_t), &bad, sizeof bad);
+    CHECK_STATUS(fl_allocator_validate(a), FL_OK);
+    void *again = NULL;
+    CHECK_STATUS(fl_allocator_allocate(a, 64, 0, &again), FL_OK);
+    CHECK(again == pb);
     CHECK_STATUS(fl_allocator_deallocate(a, pa), FL_OK);
     CHECK_STATUS(fl_allocator_deallocate(a, pc), FL_OK);
     CHECK_STATUS(fl_allocator_deallocate(a, again), FL_OK);
@@ -119,5 +163,6 @@ int main(void)
 #endif
     RUN(test_next_link_overwritten);
     RUN(test_prev_link_overwritten);
+    RUN(test_head_prev_link_unused);
     return harness_finish();
 }

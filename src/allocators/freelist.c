@@ -114,7 +114,9 @@
  *   - each block's PREV_FREE equals the FREE bit of the block before it (0 for the first);
  *     no two adjacent blocks are free; a free block's footer equals its size;
  *   - every free block is in exactly the list its size maps to, and every list entry is a
- *     free block of the area with consistent prev/next links; the counts agree;
+ *     free block of the area with consistent prev/next links (a head's prev link is not
+ *     kept: heads[] tells the head, so taking one never writes to its successor); the
+ *     counts agree;
  *   - first-level bit f set <=> sl_bitmap[f] != 0; second-level bit set <=> list non-empty;
  *   - the live-block bitmap has exactly the payload granules of allocated blocks set;
  *   - allocated block sizes sum to counters.used_bytes, their number to allocation_count;
@@ -126,9 +128,9 @@
  * Hardening (compile-time, CMake -DFLMEM_HARDEN_FREELIST=ON; off by default): the two
  * links of a free block are stored XOR a per-heap secret (heap_secret), so a stray write
  * after free leaves a link that decodes to garbage, and every block is checked before it
- * leaves a list ("safe unlinking", links_intact): it is free, its neighbours in the list
- * are free blocks of the area that point back at it, and a block without a predecessor is
- * the head. allocate checks the block it takes; deallocate and relocate check the free
+ * leaves a list ("safe unlinking", links_intact): it is free, and its neighbours in the
+ * list are free blocks of the area that point back at it (a head has no predecessor to
+ * check). allocate checks the block it takes; deallocate and relocate check the free
  * neighbours they merge with (footer, header and links) before anything changes, and
  * refuse with FL_ERR_INVALID_STATE; list_insert never writes through a head's broken link;
  * validate reports the break. Cost: README, "Hardening" (callgrind on W3).
@@ -317,17 +319,18 @@ static inline bool link_target_ok(const freelist *f, const fl_block *p)
     return offset < f->base.capacity && (offset & (GRANULE - 1)) == 0 && (header_of(p) & FLAG_FREE) != 0;
 }
 
-/* Safe unlinking: b (about to leave list `index`) is free, its neighbours are free blocks of
- * the area that point back at it, and without a predecessor it is the list's head. A link
- * overwritten in a freed block (a write after free, or an attack) fails this before the
- * unlink could write through it. */
+/* Safe unlinking: b (about to leave list `index`) is free, its successor is a free block of
+ * the area that points back at it, and unless b is the list's head (whose prev link is not
+ * kept, see list_pop_head) so is its predecessor. A link overwritten in a freed block (a
+ * write after free, or an attack) fails this before the unlink could write through it. */
 static inline bool links_intact(const freelist *f, const fl_block *b, size_t index)
 {
     if (!(header_of(b) & FLAG_FREE)) return false;
-    const fl_block *next = next_of(f, b), *prev = prev_of(f, b);
-    if (!link_target_ok(f, next) || !link_target_ok(f, prev)) return false;
-    if (next != NULL && prev_of(f, next) != b) return false;
-    return prev == NULL ? f->heads[index] == b : next_of(f, prev) == b;
+    const fl_block *next = next_of(f, b);
+    if (!link_target_ok(f, next) || (next != NULL && prev_of(f, next) != b)) return false;
+    if (f->heads[index] == b) return true;
+    const fl_block *prev = prev_of(f, b);
+    return prev != NULL && link_target_ok(f, prev) && next_of(f, prev) == b;
 }
 
 static FLI_COLD fl_status links_corrupted(const freelist *f, const fl_block *b)
@@ -379,37 +382,41 @@ static inline void list_insert(freelist *f, fl_block *b, size_t size, size_t ind
  * block before it) but kept its class costs no bitmap work and no re-insert. */
 static inline void list_replace(freelist *f, const fl_block *from, fl_block *to, size_t from_size)
 {
-    fl_block *next = next_of(f, from), *prev = prev_of(f, from);
+    size_t index = class_index(from_size);
+    fl_block *next = next_of(f, from);
     set_next(f, to, next);
-    set_prev(f, to, prev);
     if (next) set_prev(f, next, to);
-    if (prev)
-        set_next(f, prev, to);
-    else
-        f->heads[class_index(from_size)] = to;
+    if (f->heads[index] == from) {
+        f->heads[index] = to;
+        return;
+    }
+    fl_block *prev = prev_of(f, from);
+    set_prev(f, to, prev);
+    set_next(f, prev, to);
 }
 
+/* A list's head is told by heads[], not by its prev link (see list_pop_head). */
 static inline void list_remove(freelist *f, fl_block *b, size_t index)
 {
-    fl_block *next = next_of(f, b), *prev = prev_of(f, b);
-    if (next) set_prev(f, next, prev);
-    if (prev) {
-        set_next(f, prev, next);
-    } else {
+    fl_block *next = next_of(f, b);
+    if (f->heads[index] == b) {
         f->heads[index] = next;
         if (next == NULL) list_mark_empty(f, index);
+        return;
     }
+    fl_block *prev = prev_of(f, b);
+    set_next(f, prev, next);
+    if (next) set_prev(f, next, prev);
 }
 
-/* Unlinks b, the head of list `index`. */
+/* Unlinks b, the head of list `index`. The new head's prev link is left as it was (stale):
+ * nothing reads a head's prev link, and not writing it spares a cache line (the next
+ * block's) that the allocation has no other use for. */
 static inline void list_pop_head(freelist *f, const fl_block *b, size_t index)
 {
     fl_block *next = next_of(f, b);
     f->heads[index] = next;
-    if (next)
-        set_prev(f, next, NULL);
-    else
-        list_mark_empty(f, index);
+    if (next == NULL) list_mark_empty(f, index);
 }
 
 /* The rounded class is above every non-empty list: the head of need's own class may still
@@ -1149,8 +1156,9 @@ static fl_status validate_lists(const freelist *f, size_t free_count, size_t *en
                          (const void *)e);
             FLI_VALIDATE(header_of(e) & FLAG_FREE, "%s: list %zu holds allocated block %p", f->base.name, index,
                          (const void *)e);
-            FLI_VALIDATE(prev_of(f, e) == prev, "%s: block %p in list %zu links back to %p, not %p", f->base.name,
-                         (const void *)e, index, (const void *)prev_of(f, e), (const void *)prev);
+            /* A head's prev link is not kept (list_pop_head); every other entry's is exact. */
+            FLI_VALIDATE(e == head || prev_of(f, e) == prev, "%s: block %p in list %zu links back to %p, not %p",
+                         f->base.name, (const void *)e, index, (const void *)prev_of(f, e), (const void *)prev);
             size_t size = block_size(e);
             FLI_VALIDATE(size >= MIN_BLOCK && size <= f->base.capacity && class_index(size) == index,
                          "%s: block %p of %zu bytes is in list %zu, its size maps to list %zu", f->base.name,
