@@ -134,36 +134,32 @@ HOT unsigned pool_class_for(const fli_region *r, size_t size, size_t align)
     return c;
 }
 
+/* A block of pool class k for the request, or false when the class is full (counted as
+ * the pool's failure). The pool's own inline take (no indirect call) when it has a free
+ * block and no memory checker watches (fast_kind); the class holds size and align. */
+HOT bool take_from_class(fli_pool_class *k, size_t size, size_t align, served *s)
+{
+    fli_pool *fp = (fli_pool *)(void *)k->a;
+    void *p;
+    if (FLI_LIKELY(k->a->fast_kind == FLI_FAST_POOL && fp->free_head != NULL)) {
+        p = fli_pool_take_head(fp, size);
+    } else if (k->a->ops->allocate(k->a, size, align, &p) != FL_OK) {
+        k->a->counters.failed_allocations++;
+        return false;
+    }
+    s->ptr = p;
+    s->usable = s->consumed = k->block;
+    return true;
+}
+
 HOT fl_status serve_pool(fli_region *r, size_t size, size_t align, served *s)
 {
     unsigned c = pool_class_for(r, size, align);
     if (FLI_UNLIKELY(c >= r->class_count)) return FL_ERR_OUT_OF_MEMORY;
-    void *p;
-    fli_pool_class *k = &r->cls[c];
-    /* The pool's own inline take (no indirect call) when it has a free block and no memory
-     * checker watches (fast_kind); the class was chosen to hold size and align. */
-    fli_pool *fp = (fli_pool *)(void *)k->a;
-    if (FLI_LIKELY(k->a->fast_kind == FLI_FAST_POOL && fp->free_head != NULL)) {
-        s->ptr = fli_pool_take_head(fp, size);
-        s->usable = s->consumed = k->block;
-        return FL_OK;
-    }
-    if (FLI_LIKELY(k->a->ops->allocate(k->a, size, align, &p) == FL_OK)) {
-        s->ptr = p;
-        s->usable = s->consumed = k->block;
-        return FL_OK;
-    }
-    k->a->counters.failed_allocations++;
+    if (FLI_LIKELY(take_from_class(&r->cls[c], size, align, s))) return FL_OK;
     /* Full: the next larger class that holds the alignment, once. */
     while (++c < r->class_count && r->cls[c].align < align) {}
-    if (c >= r->class_count) return FL_ERR_OUT_OF_MEMORY;
-    k = &r->cls[c];
-    if (k->a->ops->allocate(k->a, size, align, &p) == FL_OK) {
-        s->ptr = p;
-        s->usable = s->consumed = k->block;
-        return FL_OK;
-    }
-    k->a->counters.failed_allocations++;
+    if (c < r->class_count && take_from_class(&r->cls[c], size, align, s)) return FL_OK;
     return FL_ERR_OUT_OF_MEMORY;
 }
 
