@@ -623,8 +623,8 @@ bool bench_w3_w4(const bench_config *cfg, bench_table *w3, bench_table *w4, benc
                 ROW("buddy", false, FL_ALLOCATOR_BUDDY, buddy_arena, 0, false),
                 ROW(BENCH_LIBC_LABEL, true, FL_ALLOCATOR_SYSTEM, 0, 0, false),
                 bench_memory_backend("fl_memory/system", FL_MEMORY_SYSTEM, fl_arena, false),
-                {"cold-lines", false, FL_ALLOCATOR_AUTO, fl_arena, 0, false, BENCH_CALL, false, FL_MEMORY_SYSTEM,
-                 0, false, true},
+                {.label = "cold-lines", .type = FL_ALLOCATOR_AUTO, .arena_bytes = fl_arena, .path = BENCH_CALL,
+                 .memory_type = FL_MEMORY_SYSTEM, .cold_lines = true},
             };
             measure_all(cfg, w4, "W4", backends, sizeof backends / sizeof backends[0], w4_replay, &w);
             bench_table_finish(w4);

@@ -378,11 +378,10 @@ static inline void list_insert(freelist *f, fl_block *b, size_t size, size_t ind
     }
 }
 
-/* Puts `to` where `from` is in its list: a free block that grew downwards (merged with the
- * block before it) but kept its class costs no bitmap work and no re-insert. */
-static inline void list_replace(freelist *f, const fl_block *from, fl_block *to, size_t from_size)
+/* Puts `to` where `from` is in list `index`: a free block that grew downwards (merged with
+ * the block before it) but kept its class costs no bitmap work and no re-insert. */
+static inline void list_replace(freelist *f, const fl_block *from, fl_block *to, size_t index)
 {
-    size_t index = class_index(from_size);
     fl_block *next = next_of(f, from);
     set_next(f, to, next);
     if (next) set_prev(f, next, to);
@@ -576,12 +575,12 @@ static inline void block_release(freelist *f, fl_block *b, size_t size)
         return;
     }
     if (next_header & FLAG_FREE) {
-        size_t next_size = next_header & SIZE_MASK;
+        size_t next_size = next_header & SIZE_MASK, next_index = class_index(next_size);
         size += next_size;
         if (same_class(next_size, size)) {
-            list_replace(f, next, b, next_size); /* before the footer write below */
+            list_replace(f, next, b, next_index); /* before the footer write below */
         } else {
-            list_remove(f, next, class_index(next_size));
+            list_remove(f, next, next_index);
             list_insert(f, b, size, class_index(size));
         }
         set_header(b, size | FLAG_FREE);

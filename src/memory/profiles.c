@@ -221,8 +221,9 @@ fl_status fl_memory_config_default(fl_platform platform, fl_memory_config *out)
 /* ---- checks every configuration passes ------------------------------------------------ */
 
 /* Non-zero thresholds must not increase from Low to Critical; a 0 leaves that level
- * without a threshold of its own (it starts where the next higher level does). */
-/* capacity: the bytes the thresholds apply to (the type's, or the sum for total). */
+ * without a threshold of its own (it starts where the next higher level does). The
+ * hysteresis may not exceed `capacity`, the bytes the thresholds apply to (the type's, or
+ * the sum of them for total). */
 static fl_status check_thresholds(const fl_pressure_thresholds *p, size_t capacity, const char *what)
 {
     if (p->hysteresis > capacity)
